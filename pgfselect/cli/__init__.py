@@ -1,0 +1,58 @@
+"""The ``pgfselect`` command line. Subcommands live in their own modules and are imported only
+when called, so ``pgfselect plan`` never pays for matplotlib, networkx or torch."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import PGFSelectError
+
+# command name -> "module:attribute" (relative to pgfselect.cli)
+COMMANDS = {
+    "plan": "plan:plan",
+    "matrices": "matrices:matrices",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="pgfselect")
+def cli():
+    """pgfselect: choose finetuning data for a vision-language model with the Perfection Gap
+    Factor (PGF), then verify the choice.
+
+    \b
+    Example:
+      pgfselect plan --target counting --budget 2k
+      pgfselect matrices list
+    """
+
+
+def main(argv=None):
+    """Entry point: user errors print one line and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="pgfselect", standalone_mode=False)
+    except PGFSelectError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,182 @@
+"""``pgfselect plan``: a mixture of source tasks for a target under a budget of examples."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import PGFSelectError
+from .common import echo_json, format_option
+
+
+def _pairs(values, what: str, default_value=None) -> dict:
+    """Parse repeatable NAME=VALUE options (comma-separated lists accepted)."""
+    out = {}
+    for chunk in values:
+        for item in filter(None, (p.strip() for p in chunk.split(","))):
+            name, sep, value = item.partition("=")
+            if not sep:
+                if default_value is None:
+                    raise PGFSelectError(f"{what} {item!r} must be NAME=VALUE")
+                value = default_value
+            out[name.strip()] = value.strip() if isinstance(value, str) else value
+    return out
+
+
+def _names(values) -> list[str]:
+    return [p.strip() for chunk in values for p in chunk.split(",") if p.strip()]
+
+
+def _target_weights(values) -> dict:
+    raw = _pairs(values, "--target", default_value="1")
+    out = {}
+    for name, w in raw.items():
+        try:
+            out[name] = float(w)
+        except ValueError:
+            raise PGFSelectError(f"--target weight {w!r} for {name!r} is not a number") from None
+    return out
+
+
+def _available(values, path) -> dict:
+    avail = {}
+    if path:
+        import yaml
+
+        try:
+            doc = yaml.safe_load(open(path))
+        except OSError as exc:
+            raise PGFSelectError(f"cannot read --available-file {path!r}: {exc.strerror}") from None
+        except yaml.YAMLError:
+            raise PGFSelectError(f"--available-file {path!r} is not valid YAML") from None
+        if not isinstance(doc, dict):
+            raise PGFSelectError(f"--available-file {path!r} must map source names to example counts")
+        avail.update({str(k): v for k, v in doc.items()})
+    avail.update(_pairs(values, "--available"))
+    return avail
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--target", "-t", "targets", multiple=True, required=True, metavar="NAME[=WEIGHT]",
+              help="Target task (alias or name, case-insensitive). Repeat with weights for several.")
+@click.option("--budget", "-b", required=True, metavar="N", help="Training examples in the mix: 500, 2000, 1.5k, 2k, 10k.")
+@click.option("--matrix", "-m", "matrix_spec", default="published:qwen2.5-vl-7b", show_default=True,
+              help="published:ID, a measure output folder, or a matrix file (.csv/.json).")
+@click.option("--strategy", "-s", default="pgf", show_default=True,
+              help="pgf (optimiser) or a baseline: paper, top_k, uniform, random, best_single, direct.")
+@click.option("--kappa", type=float, default=1.0, show_default=True,
+              help="Uncertainty shrink: weight = mean PGF − κ·(std error of the seed mean).")
+@click.option("--saturation", type=float, default=500.0, show_default=True,
+              help="s in log(1 + x/s), in examples: smaller spreads the budget over more sources.")
+@click.option("--available", multiple=True, metavar="SOURCE=N",
+              help="Examples available from a source (cap); 'default=N' caps the rest. Repeatable.")
+@click.option("--available-file", type=click.Path(dir_okay=False), help="YAML mapping source → examples available.")
+@click.option("--exclude", multiple=True, metavar="SOURCE", help="Never use this source. Repeatable or comma-separated.")
+@click.option("--include", multiple=True, metavar="SOURCE", help="Consider only these sources. Repeatable.")
+@click.option("--fix", multiple=True, metavar="SOURCE=N", help="Take exactly N examples of SOURCE.")
+@click.option("--target-examples", type=int, default=0, show_default=True,
+              help="Scarce-target mode: the plan may also use up to N of the target's own examples.")
+@click.option("--tau", type=float, default=0.05, show_default=True, help="Threshold of the 'paper' strategy.")
+@click.option("--k", "k", type=int, default=3, show_default=True, help="Sources for top_k and random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the 'random' strategy.")
+@click.option("--solver", default=None, help="cvxpy solver (default: cvxpy's choice, CLARABEL).")
+@click.option("--complete", is_flag=True, help="Plan on a matrix with unmeasured cells, predicting them (with error bars).")
+@click.option("--prior", "priors", multiple=True, metavar="MATRIX", help="With --complete: other matrices used as priors.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file (YAML) that `pgfselect train` reads.")
+@format_option
+def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, available_file, exclude,
+         include, fix, target_examples, tau, k, seed, solver, complete, priors, out, fmt):
+    """Plan how many training examples to take from each source task for a target.
+
+    Uses the seed-mean PGF towards the target, shrunk by its uncertainty, with diminishing
+    returns per source (a convex problem solved with cvxpy). Sources that would hurt are left
+    out. The built-in matrices are the published ones of Sachdeva et al., CVPR 2026
+    (arXiv 2511.18787); the default is Qwen2.5-VL-7B.
+
+    \b
+    Example:
+      pgfselect plan --target counting --budget 2k
+      pgfselect plan -t counting=0.7 -t jigsaw=0.3 -b 5k --available default=1500
+      pgfselect plan -t OL -b 2k --strategy paper --format json --out plan.yaml
+    """
+    from ..matrix import load
+    from ..plan import MixturePlanner, write_plan
+
+    if out:
+        from ..fileio import check_writable
+
+        check_writable(out, "--out")
+    matrix = load(matrix_spec)
+    completion = None
+    if complete:
+        completion = _complete(matrix, priors)
+    elif priors:
+        raise PGFSelectError("--prior is used only with --complete")
+    planner = MixturePlanner(
+        _target_weights(targets), budget, strategy=strategy, kappa=kappa, saturation=saturation,
+        available=_available(available, available_file), exclude=_names(exclude),
+        include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
+        tau=tau, k=k, seed=seed, solver=solver, completion=completion).fit(matrix)
+    result = planner.to_dict()
+    if out:
+        from ..plan import write_plan
+
+        write_plan(result, out)
+    if fmt == "json":
+        echo_json(result)
+    else:
+        _print_table(result, out)
+
+
+def _complete(matrix, priors):
+    try:
+        from ..predict import complete
+    except ImportError:  # pragma: no cover - predict ships with the package
+        raise PGFSelectError("--complete needs pgfselect.predict") from None
+    from ..matrix import load
+
+    return complete(matrix, [load(p) for p in priors])
+
+
+def _print_table(result: dict, out) -> None:
+    from rich.table import Table
+
+    from .common import console
+
+    targets = list(result["targets"])
+    title = (f"{result['strategy']} plan for {', '.join(f'{t} ({w:.2f})' for t, w in result['targets'].items()) if len(targets) > 1 else targets[0]}"
+             f" — budget {result['budget']:,} examples — matrix {result['matrix']}")
+    table = Table(title=title, title_justify="left")
+    table.add_column("source")
+    table.add_column("examples", justify="right")
+    table.add_column("share", justify="right")
+    for t in targets:
+        table.add_column(f"PGF→{t} mean [95% CI]" if len(targets) > 1 else "PGF mean [95% CI]", justify="right")
+    table.add_column("note")
+    budget = result["budget"]
+    for src, n in result["allocation"].items():
+        cells = [_fmt_pgf(result["pgf"][src][t]) for t in targets]
+        note = "predicted" if src in result["predicted_inputs"] else ""
+        table.add_row(src, f"{n:,}", f"{n / budget:.0%}", *cells, note)
+    if result["excluded"]:
+        table.add_section()
+    means = {src: result["pgf"].get(src, {}).get(targets[0], {}).get("mean") for src in result["excluded"]}
+    for src, why in sorted(result["excluded"].items(), key=lambda kv: -(means[kv[0]] if means[kv[0]] is not None else 9)):
+        cells = [_fmt_pgf(result["pgf"][src][t]) if src in result["pgf"] else "" for t in targets]
+        table.add_row(f"[dim]{src}[/dim]", "0", "", *cells, f"[dim]{why}[/dim]")
+    con = console()
+    con.print(table)
+    exp = result["expected"]
+    con.print(f"solver {result['solver']}: {result['status']}. Expected PGF of the mix ≈ {exp['pgf']:.3f} "
+              f"({exp['assumptions']}).")
+    for note in result["notes"]:
+        con.print(f"note: {note}")
+    if out:
+        con.print(f"plan written to {out}")
+
+
+def _fmt_pgf(stats: dict) -> str:
+    mean, lo, hi = stats["mean"], stats["ci_low"], stats["ci_high"]
+    if mean is None:
+        return "undefined"
+    ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None else ""
+    return f"{mean:+.3f}{ci}" + ("*" if stats["predicted"] else "")

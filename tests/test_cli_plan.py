@@ -1,0 +1,115 @@
+"""`pgfselect plan` and `pgfselect matrices` from the command line: output, exit codes, no partial files."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pgfselect.cli import main
+
+
+def run(args, capsys):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_json_keys(capsys):
+    code, out, _ = run(["plan", "--target", "counting", "--budget", "2k", "--format", "json"], capsys)
+    assert code == 0
+    d = json.loads(out)
+    assert d["target"] == "Counting" and d["budget"] == 2000 and d["matrix"] == "published:qwen2.5-vl-7b"
+    assert d["strategy"] == "pgf" and "optimal" in d["status"] and d["solver"]
+    assert sum(d["allocation"].values()) == 2000 and all(isinstance(v, int) for v in d["allocation"].values())
+    assert set(d["allocation"]).isdisjoint(d["excluded"])
+    assert isinstance(d["expected"], dict)
+
+
+def test_plan_table_and_plan_file(tmp_path, capsys):
+    out_file = tmp_path / "sub" / "plan.yaml"
+    code, out, _ = run(["plan", "-t", "OL", "-b", "1.5k", "--available", "Spatial_Relation=200",
+                        "--exclude", "Jigsaw", "--out", str(out_file)], capsys)
+    assert code == 0
+    assert "Object_Localization" in out and "optimal" in out and "excluded by --exclude" in out
+    plan = yaml.safe_load(out_file.read_text())
+    assert plan["budget"] == 1500 and plan["allocation"].get("Spatial_Relation", 0) <= 200
+
+
+def test_multi_target_and_strategies(capsys):
+    code, out, _ = run(["plan", "-t", "counting=0.7", "-t", "jigsaw=0.3", "-b", "2k", "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["targets"] == {"Counting": 0.7, "Jigsaw": 0.3}
+    for strategy in ("paper", "top-k", "uniform", "random-k", "best-single", "target-only"):
+        code, out, err = run(["plan", "-t", "counting", "-b", "600", "-s", strategy, "--tau", "0",
+                              "--format", "json"], capsys)
+        assert code == 0, err
+        assert sum(json.loads(out)["allocation"].values()) == 600
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-t", "countng", "-b", "2k"], "unknown target 'countng' (did you mean 'Counting'?)"),
+    (["-t", "counting", "-b", "2q"], "budget '2q'"),
+    (["-t", "counting", "-b", "-5"], "budget '-5'"),
+    (["-t", "counting", "-b", "0"], "budget '0'"),
+    (["-t", "counting", "-b", "1e99"], "budget '1e99'"),
+    (["-t", "counting", "-b", "2k", "--available", "default=100"], "above the"),
+    (["-t", "counting", "-b", "2k", "--include", "Jigsaw,Art_Style"], "hurt or not help"),
+    (["-t", "counting", "-b", "2k", "--exclude", "nonsense"], "unknown source 'nonsense'"),
+    (["-t", "counting", "-b", "2k", "-m", "published:gpt"], "unknown built-in matrix"),
+    (["-t", "counting", "-b", "2k", "-s", "magic"], "unknown strategy 'magic'"),
+    (["-t", "counting", "-b", "2k", "--available", "Jigsaw"], "must be NAME=VALUE"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_output_file(tmp_path, capsys, args, message):
+    out_file = tmp_path / "plan.yaml"
+    code, out, err = run(["plan", *args, "--out", str(out_file)], capsys)
+    assert code == 2
+    assert message in err and err.startswith("error: ") and err.count("\n") == 1
+    assert not out_file.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_bad_matrix_file_names_the_row(tmp_path, capsys):
+    bad = tmp_path / "m.csv"
+    bad.write_text("seed,ft_task,task,perfection_gap_factor\ns0,A,B,0.1\ns0,A,C,NaN\n")
+    code, _, err = run(["plan", "-t", "B", "-b", "100", "-m", str(bad)], capsys)
+    assert code == 2 and "line 3" in err and "NaN" in err
+
+
+def test_target_missing_from_matrix(tmp_path, capsys):
+    m = tmp_path / "m.csv"
+    m.write_text("seed,ft_task,task,perfection_gap_factor\ns0,A,B,0.1\ns0,C,B,0.2\n")
+    code, _, err = run(["plan", "-t", "counting", "-b", "100", "-m", str(m)], capsys)
+    assert code == 2 and "unknown target 'counting'" in err
+
+
+def test_matrices_list_and_show(capsys):
+    code, out, _ = run(["matrices", "list", "--format", "json"], capsys)
+    ids = [r["id"] for r in json.loads(out)["matrices"]]
+    assert ids == ["published:qwen2.5-vl-3b", "published:qwen2.5-vl-7b", "published:qwen2.5-vl-32b"]
+    code, out, _ = run(["matrices", "show", "published:qwen2.5-vl-32b", "--format", "json"], capsys)
+    cells = json.loads(out)["cells"]
+    assert len(cells) == 169 and all(c["ci_low"] <= c["mean"] <= c["ci_high"] for c in cells)
+    code, out, _ = run(["matrices", "show", "published:qwen2.5-vl-7b", "--ci"], capsys)
+    assert code == 0 and "CT = Counting" in out and "±" in out
+
+
+def test_every_command_has_help_with_example(capsys):
+    from pgfselect.cli import COMMANDS
+
+    for name in COMMANDS:
+        code, out, _ = run([name, "--help"], capsys)
+        assert code == 0 and "Example" in out, name
+
+
+def test_module_entry_point_and_no_torch_in_plan():
+    code = ("import sys, runpy; sys.argv=['pgfselect','plan','-t','CT','-b','2k','--format','json'];\n"
+            "try:\n    runpy.run_module('pgfselect', run_name='__main__')\nexcept SystemExit: pass\n"
+            "bad = [m for m in ('torch', 'transformers', 'matplotlib', 'networkx') if m in sys.modules]\n"
+            "print('HEAVY', bad, file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert json.loads(r.stdout)["budget"] == 2000
+    assert "HEAVY []" in r.stderr
