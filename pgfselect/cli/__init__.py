@@ -14,6 +14,7 @@ from ..errors import PGFSelectError
 COMMANDS = {
     "plan": "plan:plan",
     "matrices": "matrices:matrices",
+    "analyze": "analyze:analyze",
 }
 
 
