@@ -113,3 +113,21 @@ def test_module_entry_point_and_no_torch_in_plan():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert json.loads(r.stdout)["budget"] == 2000
     assert "HEAVY []" in r.stderr
+
+
+def test_plan_complete_predicts_unmeasured_cells(tmp_path, capsys, reference_dir):
+    lines = (reference_dir / "pgf_qwen2.5-vl-7B-instruct.csv").read_text().splitlines()
+    # Jigsaw and Spatial_Relation were never finetuned: their rows are absent.
+    kept = [lines[0]] + [l for l in lines[1:] if l.split(",")[1] not in ("Jigsaw", "Spatial_Relation")]
+    partial = tmp_path / "partial.csv"
+    partial.write_text("\n".join(kept) + "\n")
+    code, out, err = run(["plan", "-t", "counting", "-b", "2k", "-m", str(partial), "--format", "json"], capsys)
+    assert code == 2 and "no rows for Spatial_Relation, Jigsaw" in err and "--complete" in err
+    code, out, err = run(["plan", "-t", "counting", "-b", "2k", "-m", str(partial), "--complete",
+                          "--prior", "published:qwen2.5-vl-3b", "--format", "json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    assert sum(d["allocation"].values()) == 2000
+    assert set(d["predicted_inputs"]) == {"Jigsaw", "Spatial_Relation"}
+    assert d["pgf"]["Jigsaw"]["Counting"]["predicted"] is True
+    assert d["pgf"]["Object_Localization"]["Counting"]["predicted"] is False

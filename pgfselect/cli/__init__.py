@@ -15,6 +15,8 @@ COMMANDS = {
     "plan": "plan:plan",
     "matrices": "matrices:matrices",
     "analyze": "analyze:analyze",
+    "predict": "predict:predict",
+    "suggest": "predict:suggest",
 }
 
 

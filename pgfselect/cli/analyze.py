@@ -29,9 +29,15 @@ from .common import echo_json, format_option, quiet_option
               show_default=True, help="Confidence level of the intervals over seeds.")
 @click.option("--graph-threshold", type=click.FloatRange(0), default=0.1, show_default=True,
               help="Initial |PGF| filter of the transfer graph page (adjustable on the page).")
+@click.option("--complete", is_flag=True,
+              help="Analyse a matrix with unmeasured cells by predicting them first (as `pgfselect predict`); "
+                   "the predicted cells are listed on stderr and under 'predicted_cells' in the JSON.")
+@click.option("--prior", "priors", multiple=True, metavar="MATRIX",
+              help="With --complete: another matrix used as a prior for the prediction. Repeatable.")
 @format_option
 @quiet_option
-def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, graph_threshold, fmt, quiet):
+def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, graph_threshold, complete, priors,
+            fmt, quiet):
     """Analyse PGF matrices: which tasks give (transferability), which take (malleability),
     which groups help or hurt each other (cliques, with p-values), and the personas donor /
     pirate / sponge / sieve, with CIs over seeds. Writes a markdown report with figures and an
@@ -43,6 +49,7 @@ def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, gr
       pgfselect analyze --matrix published:qwen2.5-vl-7b --out reports/7b
       pgfselect analyze --matrix published:qwen2.5-vl-3b --matrix published:qwen2.5-vl-32b \\
           --out reports/scale --format json
+      pgfselect analyze --matrix partial.csv --complete --prior published:qwen2.5-vl-3b --out reports/new
     """
     from ..analysis import TransferAnalysis, analyses_json, check_same_tasks
     from ..fileio import atomic_write, check_writable
@@ -50,19 +57,34 @@ def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, gr
     from ..report import render
 
     _check_out(out)
+    if priors and not complete:
+        raise PGFSelectError("--prior is used only with --complete")
     if len(set(matrices)) != len(matrices):
         dup = sorted({m for m in matrices if matrices.count(m) > 1})
         raise PGFSelectError(f"--matrix given more than once: {', '.join(dup)}")
     say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    analyses = []
+    analyses, predicted = [], {}
     for spec in matrices:
         say(f"analysing {spec}")
         matrix = load(spec)
         matrix.name = spec  # the report and the JSON keys use the spec exactly as given
-        analyses.append(TransferAnalysis(include_diagonal=include_diagonal, strict_cliques=strict_cliques,
-                                         alpha=alpha, ci_level=ci_level).fit(matrix))
+        analysis = TransferAnalysis(include_diagonal=include_diagonal, strict_cliques=strict_cliques,
+                                    alpha=alpha, ci_level=ci_level)
+        if complete and not (matrix.is_complete and matrix.is_square):
+            from ..predict import complete_for_analysis
+
+            tasks, seeds, values, mean, predicted[spec] = complete_for_analysis(
+                matrix, [load(p) for p in priors])
+            say(f"{spec}: {len(predicted[spec])} cell(s) predicted, analysed as point estimates "
+                "(their error bars: pgfselect predict)")
+            analysis.fit_values(values, tasks, seeds, mean=mean, name=spec, model=matrix.model)
+        else:
+            analysis.fit(matrix)
+        analyses.append(analysis)
     check_same_tasks(analyses)
     doc = analyses_json(analyses)
+    for spec, cells in predicted.items():
+        (doc if len(analyses) == 1 else doc[spec])["predicted_cells"] = cells
     say("drawing figures")
     files = render(analyses, graph_threshold=graph_threshold)
     check_writable(out, "--out")

@@ -13,7 +13,7 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, help="Print nothing b
 
 
 def echo_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=_default))
+    click.echo(json.dumps(obj, indent=2, default=_default, ensure_ascii=False))
 
 
 def _default(o):

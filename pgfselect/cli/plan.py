@@ -108,7 +108,7 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
     matrix = load(matrix_spec)
     completion = None
     if complete:
-        completion = _complete(matrix, priors)
+        matrix, completion = _complete(matrix, priors)
     elif priors:
         raise PGFSelectError("--prior is used only with --complete")
     planner = MixturePlanner(
@@ -128,13 +128,12 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
 
 
 def _complete(matrix, priors):
-    try:
-        from ..predict import complete
-    except ImportError:  # pragma: no cover - predict ships with the package
-        raise PGFSelectError("--complete needs pgfselect.predict") from None
+    """The matrix with a row for every task (unmeasured where absent) and its completion."""
     from ..matrix import load
+    from ..predict import complete, with_all_sources
 
-    return complete(matrix, [load(p) for p in priors])
+    matrix = with_all_sources(matrix)
+    return matrix, complete(matrix, [load(p) for p in priors])
 
 
 def _print_table(result: dict, out) -> None:

@@ -118,6 +118,10 @@ class MixturePlanner:
         mean_t = mean[:, tcols]
         unc_t = unc[:, tcols]
         self.excluded_: dict[str, str] = {}
+        no_row = [t for t in matrix.targets if t not in matrix.sources and t not in self.targets_]
+        if no_row:
+            raise PGFSelectError(f"matrix {matrix.name or ''} has no rows for {', '.join(no_row)} (never "
+                                 "finetuned as sources); measure them or plan with --complete")
         candidates = self._candidates(matrix)
         self.predicted_inputs_ = sorted({matrix.sources[i] for i in candidates
                                          if predicted[i, tcols].any()})
@@ -179,6 +183,8 @@ class MixturePlanner:
         tcols = [matrix.targets.index(t) for t in self.targets_]
         predicted = np.zeros(mean.shape, bool)
         if self.completion is not None:
+            if tuple(self.completion.sources) != matrix.sources or tuple(self.completion.targets) != matrix.targets:
+                raise PGFSelectError("the completion was fitted on another matrix (its task order differs)")
             missing = ~matrix.measured & ~matrix.undefined
             cm, cs = np.asarray(self.completion.mean_, float), np.asarray(self.completion.std_, float)
             mean = np.where(missing, cm, mean)
