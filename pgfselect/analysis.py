@@ -135,7 +135,7 @@ def complete_values(matrix: PGFMatrix) -> tuple[tuple[str, ...], tuple[str, ...]
     for status, what, advice in (
             (UNDEFINED, "undefined cell(s) (zero headroom: the zero-shot accuracy already equals the ceiling)",
              "drop those tasks with a subset, or re-measure with a harder evaluation set"),
-            (UNMEASURED, "unmeasured cell(s)", "measure them, or analyse a subset of tasks that is complete")):
+            (UNMEASURED, "unmeasured cell(s)", "measure them, analyse a complete subset of tasks, or predict them with --complete")):
         bad = m.status == status
         if bad.any():
             cells = [f"{m.seeds[s]}: {tasks[i]}→{tasks[j]}" for s, i, j in np.argwhere(bad)]
