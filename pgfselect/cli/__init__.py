@@ -17,6 +17,7 @@ COMMANDS = {
     "analyze": "analyze:analyze",
     "predict": "predict:predict",
     "suggest": "predict:suggest",
+    "tasks": "tasks:tasks",
 }
 
 

@@ -1,0 +1,203 @@
+"""``pgfselect tasks``: list, show, preview and export tasks (BLINK, synthetic, custom)."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import PGFSelectError
+from .common import echo_json, format_option, quiet_option
+
+
+def task_options(f):
+    """Options that choose a task's data, passed to ``get_task`` only when given."""
+    opts = [
+        click.option("--size", type=int, help="Synthetic: base image size in px (default 112)."),
+        click.option("--difficulty", type=float, help="Synthetic: difficulty in [0, 1] (default 0: easiest)."),
+        click.option("--shuffle/--no-shuffle", default=None, help="Synthetic: shuffle option order per item."),
+        click.option("--blink-dir", type=click.Path(), help="BLINK: local copy (save_to_disk folder or parquet "
+                     "files); default $PGFSELECT_BLINK_DIR, else the hub."),
+        click.option("--revision", help="BLINK: dataset revision (commit id) to load from the hub."),
+        click.option("--train-fraction", type=float, help="BLINK: share of val carved out as a train split."),
+        click.option("--manifest", type=click.Path(), help="Custom: the task's YAML manifest."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _task(task_id, size=None, difficulty=None, shuffle=None, blink_dir=None, revision=None, train_fraction=None,
+          manifest=None):
+    from ..tasks import get_task
+
+    given = {"size": size, "difficulty": difficulty, "shuffle": shuffle, "local_path": blink_dir, "revision": revision,
+             "train_fraction": train_fraction, "manifest": manifest}
+    return get_task(task_id, **{k: v for k, v in given.items() if v is not None})
+
+
+def _check_n(n):
+    if n is not None and n <= 0:
+        raise PGFSelectError(f"--n {n} must be a positive number of items")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def tasks():
+    """Tasks: the 13 BLINK tasks, their synthetic offline analogues, and custom tasks.
+
+    Task ids are SOURCE:NAME: blink:Counting, synthetic:Counting (aliases work: synthetic:CT,
+    synthetic:multi-view reasoning), custom:NAME or custom:path/to/task.yaml.
+
+    \b
+    Example:
+      pgfselect tasks list
+      pgfselect tasks show synthetic:CT
+      pgfselect tasks preview synthetic:Relative_Depth --n 8 --out rd.png
+      pgfselect tasks export synthetic:Counting --split train --n 100 --seed 0 --out data/ct
+    """
+
+
+@tasks.command("list")
+@click.option("--source", type=click.Choice(["blink", "synthetic", "custom"]), help="Only tasks of this source.")
+@format_option
+def list_(source, fmt):
+    """List every known task (custom tasks: those in $PGFSELECT_CUSTOM_TASKS).
+
+    \b
+    Example:
+      pgfselect tasks list --source synthetic
+      pgfselect tasks list --format json
+    """
+    from ..tasks import list_tasks
+
+    rows = [t.info() for t in list_tasks() if source in (None, t.source)]
+    if fmt == "json":
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    from .common import console
+
+    table = Table(title="Tasks", title_justify="left")
+    for col in ("id", "choices", "images", "level", "granularity", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], str(r["n_choices"]), str(r["n_images"] or "-"), r["level"], r["granularity"],
+                      r["description"])
+    console().print(table)
+
+
+@tasks.command("show")
+@click.argument("task_id", metavar="ID")
+@task_options
+@format_option
+def show(task_id, fmt, **opts):
+    """Show a task: metadata, skills (synthetic), split sizes, provenance and one prompt.
+
+    BLINK tasks are shown without loading data unless --blink-dir or $PGFSELECT_BLINK_DIR is set.
+
+    \b
+    Example:
+      pgfselect tasks show synthetic:CT --difficulty 0.5
+      pgfselect tasks show blink:Counting --blink-dir /data/BLINK --format json
+    """
+    from ..tasks import format_prompt
+
+    task = _task(task_id, **opts)
+    info = {**task.info(), "provenance": task.provenance()}
+    if task.source != "blink" or getattr(task, "local_path", None) is not None:
+        info["split_sizes"] = task.split_sizes()
+        split = "val" if info["split_sizes"].get("val") != 0 else next(
+            s for s, k in info["split_sizes"].items() if k != 0)
+        example = task.items(split, 1, 0)[0]
+        info["example_prompt"] = format_prompt(example)
+        info["example_answer"] = example.answer_letter
+    if fmt == "json":
+        echo_json(info)
+        return
+    con = _console()
+    if "split_sizes" in info:  # None = generated on demand, any number of items
+        info["split_sizes"] = {k: "any" if v is None else v for k, v in info["split_sizes"].items()}
+    for key, value in info.items():
+        if key == "example_prompt":
+            con.print(f"[bold]{key}[/bold]:\n{value}", markup=True, highlight=False)
+        else:
+            con.print(f"[bold]{key}[/bold]: {value}", markup=True, highlight=False)
+
+
+def _console():
+    from .common import console
+
+    return console()
+
+
+@tasks.command("preview")
+@click.argument("task_id", metavar="ID")
+@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--n", "n", default=8, show_default=True, type=int, help="Number of items.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@task_options
+@format_option
+@quiet_option
+def preview(task_id, split, n, seed, out, fmt, quiet, **opts):
+    """Draw a grid of items (images, question, lettered options, answer) into a PNG.
+
+    \b
+    Example:
+      pgfselect tasks preview synthetic:Counting --n 8 --out ct.png
+    """
+    from pathlib import Path
+
+    from ..fileio import atomic_write, check_writable
+    from ..tasks.export import png_bytes, preview_image
+
+    _check_n(n)
+    if not out.lower().endswith(".png"):
+        raise PGFSelectError(f"--out {out!r} must be a .png file")
+    task = _task(task_id, **opts)
+    check_writable(Path(out), "preview")
+    atomic_write(out, png_bytes(preview_image(task, split, n, seed)))
+    result = {"task": task.id, "split": split, "n": n, "seed": seed, "out": out}
+    if fmt == "json":
+        echo_json(result)
+    elif not quiet:
+        click.echo(f"wrote {out} ({n} items of {task.id}, {split}, seed {seed})")
+
+
+@tasks.command("export")
+@click.argument("task_id", metavar="ID")
+@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--n", "n", type=int, help="Number of items (default: the split's default size).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@task_options
+@format_option
+@quiet_option
+def export(task_id, split, n, seed, out, fmt, quiet, **opts):
+    """Export items as items.jsonl + PNG files (+ a task.yaml manifest: the folder loads back
+    as custom:OUT/task.yaml). The same arguments give byte-identical files.
+
+    \b
+    Example:
+      pgfselect tasks export synthetic:Counting --split train --n 500 --seed 0 --out data/ct-train
+      pgfselect tasks show custom:data/ct-train/task.yaml
+    """
+    from ..tasks.export import export_items
+
+    _check_n(n)
+    task = _task(task_id, **opts)
+    bar = None
+    if not quiet and fmt != "json":
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+    if bar is not None:
+        with bar:
+            job = bar.add_task(f"exporting {task.id}", total=None)
+            result = export_items(task, split, n, seed, out,
+                                  progress=lambda done, total: bar.update(job, completed=done, total=total))
+    else:
+        result = export_items(task, split, n, seed, out)
+    if fmt == "json":
+        echo_json(result)
+    elif not quiet:
+        click.echo(f"wrote {result['n']} items of {task.id} ({split}, seed {seed}) to {out}")
