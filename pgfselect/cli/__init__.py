@@ -15,9 +15,12 @@ COMMANDS = {
     "plan": "plan:plan",
     "matrices": "matrices:matrices",
     "analyze": "analyze:analyze",
+    "measure": "measure:measure",
     "predict": "predict:predict",
     "suggest": "predict:suggest",
     "tasks": "tasks:tasks",
+    "train": "train:train",
+    "compare": "compare:compare",
 }
 
 

@@ -1,0 +1,402 @@
+"""Compare the runs of ``pgfselect train``: mean accuracy with a t-interval over seeds, gain over
+zero-shot, paired differences against ``direct`` and ``random``, predicted vs observed gain of the
+planned mixtures, and a power check. numpy/scipy/matplotlib only (no torch): it runs anywhere.
+
+Statistics, per strategy with accuracies a_1..a_n over n seeds:
+
+* mean ± Student-t interval, t_{n−1} · sd/√n (no interval with one seed), and beside it the
+  Wilson interval that the n_eval evaluation items alone leave (seeds cannot shrink it);
+* a paired comparison with a reference strategy on the seeds both ran: mean difference, its
+  t-interval, the paired t-test p-value and the exact Wilcoxon signed-rank p-value (which cannot
+  go below 2/2^n: with 4 seeds, 0.125);
+* observed PGF per seed, (a − b)/(1 − b) with b the zero-shot accuracy on the same items,
+  against the plan's ``expected`` PGF, i.e. a predicted accuracy b + PGF·(1 − b);
+* power: the smallest difference a two-sided t-test at α = 0.05 detects with 80% power given the
+  observed seed standard deviation and n (exact, from the noncentral t). When a predicted
+  difference is below it, the comparison cannot confirm or refute the plan with this many seeds,
+  and the row says how many seeds would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PGFSelectError
+
+RUN_FORMAT = "pgfselect-run"
+REFERENCES = ("direct", "random")
+ALPHA, POWER = 0.05, 0.80
+
+
+@dataclass
+class RunRecord:
+    """One finished run, read from its ``metrics.json``."""
+
+    folder: Path  # the recipe output folder (R)
+    path: Path  # the run folder
+    recipe_hash: str
+    strategy: str
+    seed: int | None
+    target: str
+    accuracy: float
+    correct: int
+    n: int
+    expected_pgf: float | None = None
+    tasks: dict = field(default_factory=dict)  # task id -> accuracy
+    label: str = ""
+    top_answer_share: float | None = None  # share of target items given the run's most common answer
+
+
+# ------------------------------------------------------------------ loading
+def load_runs(paths, task: str | None = None) -> list[RunRecord]:
+    """Finished runs under each path: a ``train --out`` folder (``R/runs/*/*/metrics.json``) or
+    one run folder. Several folders of the same recipe pool their seeds; folders of different
+    recipes are labelled ``FOLDER:strategy``. ``task``: compare on another evaluated task than
+    the target (recipes with ``evaluation.tasks: all`` score every task: a transfer row)."""
+    runs: list[RunRecord] = []
+    for raw in paths:
+        p = Path(raw)
+        if (p / "metrics.json").is_file():
+            found = [_read_run(p / "metrics.json", p.parents[2] if len(p.parents) > 2 else p, task)]
+        elif p.is_dir():
+            found = [_read_run(f, p, task) for f in sorted(p.glob("runs/*/*/metrics.json"))]
+            current = recipe_hash_of(p)
+            if current is not None:  # runs left by another recipe (train --force) are not this folder's
+                found = [r for r in found if r.recipe_hash == current]
+            if not found:
+                raise PGFSelectError(f"{str(p)!r} holds no finished runs (no runs/STRATEGY/SEED/metrics.json); "
+                                     "is it a `pgfselect train --out` folder?")
+        else:
+            raise PGFSelectError(f"run folder {str(p)!r} not found")
+        runs += found
+    if not runs:
+        raise PGFSelectError("no runs given")
+    groups = {r.recipe_hash for r in runs}
+    seen = {}
+    for r in runs:
+        r.label = r.strategy if len(groups) == 1 else f"{r.folder.name}:{r.strategy}"
+        key = (r.recipe_hash, r.strategy, r.seed)
+        if key in seen:
+            raise PGFSelectError(f"run {r.strategy} seed {r.seed} is given twice ({seen[key]} and {r.path})")
+        seen[key] = r.path
+    targets = {r.target for r in runs}
+    if len(targets) > 1:
+        raise PGFSelectError(f"runs evaluate different targets ({', '.join(sorted(targets))}); compare one target at a time")
+    return runs
+
+
+def recipe_hash_of(folder) -> str | None:
+    """The recipe hash a ``train --out`` folder records in its recipe.yaml (None: no recipe there)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((Path(folder) / "recipe.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return doc.get("recipe_hash") if isinstance(doc, dict) else None
+
+
+def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PGFSelectError(f"cannot read {str(path)!r}: {exc}") from None
+    if doc.get("format") != RUN_FORMAT:
+        raise PGFSelectError(f"{str(path)!r} is not a pgfselect run record (format {doc.get('format')!r})")
+    try:
+        scores = {"accuracy": doc["accuracy"], "correct": doc["correct"], "n": doc["n"]}
+        target, expected = doc["target"], doc.get("expected_pgf")
+        if task is not None:
+            target = _evaluated_task(task, doc.get("tasks", {}), path)
+            scores = doc["tasks"][target]
+            expected = expected if target == doc["target"] else None  # the plan predicts its target only
+        rec = RunRecord(folder=folder, path=path.parent, recipe_hash=doc["recipe_hash"], strategy=doc["strategy"],
+                        seed=doc["seed"], target=target, accuracy=float(scores["accuracy"]),
+                        correct=int(scores["correct"]), n=int(scores["n"]), expected_pgf=expected,
+                        tasks={t: v["accuracy"] for t, v in doc.get("tasks", {}).items()})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PGFSelectError(f"{str(path)!r} lacks a valid {exc} entry") from None
+    rec.top_answer_share = _top_answer_share(path.parent / "predictions.jsonl", rec.target)
+    return rec
+
+
+def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
+    from .names import resolve
+
+    try:
+        return name if name in tasks else resolve(name, list(tasks), "evaluated task")
+    except PGFSelectError as exc:
+        raise PGFSelectError(f"{exc} (in {path}; score more tasks with evaluation.tasks: all)") from None
+
+
+def _top_answer_share(path: Path, target: str) -> float | None:
+    """How often the run gives its most common answer on the target (1.0: always the same letter)."""
+    from collections import Counter
+
+    try:
+        preds = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError):
+        return None
+    answers = Counter(p.get("pred") for p in preds if p.get("task", target) == target)
+    return max(answers.values()) / sum(answers.values()) if answers else None
+
+
+# ------------------------------------------------------------------ statistics
+def t_interval(values, level: float = 0.95) -> tuple[float, float | None, float | None]:
+    """Mean and Student-t interval of the mean (None, None with fewer than 2 values)."""
+    from scipy import stats
+
+    x = np.asarray(values, float)
+    m = float(x.mean())
+    if x.size < 2:
+        return m, None, None
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return m, m - half, m + half
+
+
+def wilson_interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy measured on ``n`` items: the uncertainty that the
+    evaluation set alone leaves, whatever the seeds do."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict | None:
+    """a − b on the seeds both have: mean, t-interval, paired t-test and Wilcoxon p-values."""
+    from scipy import stats
+
+    seeds = sorted(set(a) & set(b), key=str)
+    if not seeds:
+        return None
+    d = np.array([a[s] - b[s] for s in seeds], float)
+    mean, lo, hi = t_interval(d, level)
+    out = {"n_pairs": len(seeds), "mean_diff": mean, "ci_low": lo, "ci_high": hi, "p_t": None, "p_wilcoxon": None,
+           "sd": float(d.std(ddof=1)) if d.size > 1 else None}
+    if d.size >= 2:
+        if np.allclose(d, d[0], rtol=0, atol=1e-12):  # no spread: the t statistic is undefined
+            out["p_t"] = 1.0 if abs(d[0]) < 1e-12 else None
+        else:
+            out["p_t"] = float(stats.ttest_1samp(d, 0.0).pvalue)
+        if np.any(d != 0):
+            out["p_wilcoxon"] = float(stats.wilcoxon(d, zero_method="zsplit", method="exact").pvalue) \
+                if d.size <= 25 else float(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+        else:
+            out["p_wilcoxon"] = 1.0
+    return out
+
+
+def min_detectable_difference(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """Smallest true mean difference a two-sided one-sample (or paired) t-test on ``n`` values with
+    standard deviation ``sd`` detects with probability ``power`` (exact, noncentral t)."""
+    from scipy import optimize, stats
+
+    if n < 2 or sd is None or not math.isfinite(sd):
+        return None
+    if sd == 0:
+        return 0.0
+    df = n - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+
+    def achieved(delta):
+        nc = delta * math.sqrt(n) / sd
+        p = stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
+        return (1.0 if math.isnan(p) else p) - power  # scipy's nct gives NaN far in the tail, where power is 1
+
+    hi = sd
+    while achieved(hi) < 0:
+        hi *= 2
+        if hi > 1e6 * sd:  # pragma: no cover - power is reachable for any n >= 2
+            return None
+    return float(optimize.brentq(achieved, 0.0, hi, xtol=1e-9 * sd))
+
+
+def seeds_needed(sd: float, difference: float, alpha: float = ALPHA, power: float = POWER, limit: int = 1000) -> int | None:
+    """Fewest seeds whose minimum detectable difference is at most ``|difference|``."""
+    if sd is None or not math.isfinite(sd) or difference == 0:
+        return None
+    ok = lambda n: min_detectable_difference(sd, n, alpha, power) <= abs(difference)  # noqa: E731
+    if not ok(limit):
+        return None
+    lo, hi = 1, limit  # the detectable difference shrinks as n grows: bisect on n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+# ------------------------------------------------------------------ the table
+def compare(runs: list[RunRecord], level: float = 0.95, references=REFERENCES) -> list[dict]:
+    """One row per strategy (mixture first, baselines after, in the recipe's order as found)."""
+    groups: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        groups.setdefault(r.recipe_hash, []).append(r)
+    rows = []
+    for group in groups.values():
+        rows += _group_rows(group, level, references)
+    return rows
+
+
+def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
+    by: dict[str, list[RunRecord]] = {}
+    for r in runs:
+        by.setdefault(r.strategy, []).append(r)
+    zs = by.get("zero_shot")
+    base = float(np.mean([r.accuracy for r in zs])) if zs else None
+    acc = {s: {r.seed: r.accuracy for r in rs} for s, rs in by.items()}
+    predicted = {s: _predicted(rs, base) for s, rs in by.items()}
+    rows = []
+    for strategy, rs in sorted(by.items(), key=lambda kv: _order(kv[0])):
+        rs = sorted(rs, key=lambda r: (r.seed is None, r.seed))
+        values = [r.accuracy for r in rs]
+        mean, lo, hi = t_interval(values, level)
+        sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+        row = {"strategy": rs[0].label, "target": rs[0].target, "mean": mean, "ci_low": lo, "ci_high": hi,
+               "n_seeds": len(values), "sd": sd, "level": level,
+               "accuracies": {("base" if r.seed is None else str(r.seed)): r.accuracy for r in rs},
+               "n_eval": rs[0].n, "folder": str(rs[0].folder), "warnings": []}
+        row["eval_ci_low"], row["eval_ci_high"] = wilson_interval(mean, rs[0].n, level)
+        row["gain_vs_zero_shot"] = None if base is None else mean - base
+        row.update(_pgf_fields(values, base, level, predicted[strategy]))
+        for ref in references:
+            if ref in acc and ref != strategy and strategy != "zero_shot":
+                row[f"vs_{ref}"] = paired_difference(acc[strategy], acc[ref], level)
+            else:
+                row[f"vs_{ref}"] = None
+        row["power"] = _power(strategy, row, predicted, acc, base)
+        shares = [r.top_answer_share for r in rs]
+        row["top_answer_share"] = None if None in shares else max(shares)
+        if row["top_answer_share"] == 1.0:
+            row["warnings"].append("every run gives the same answer to every target item: the model has not "
+                                   "learned the task (its accuracy is the share of that answer)")
+        if strategy != "zero_shot" and len(values) < 2:
+            row["warnings"].append("one seed: no confidence interval and no significance test; run more seeds")
+        elif sd == 0:
+            row["warnings"].append(
+                f"identical accuracy on every seed: the seed interval has zero width, yet {rs[0].n} evaluation "
+                f"items alone leave [{row['eval_ci_low']:.1%}, {row['eval_ci_high']:.1%}] (Wilson)")
+        for check in row["power"]:
+            if check.get("warning"):
+                row["warnings"].append(check["warning"])
+        rows.append(row)
+    return rows
+
+
+def _order(strategy: str) -> tuple:
+    order = ["pgf", "paper", "top_k", "best_single", "uniform", "random", "direct", "zero_shot"]
+    return (order.index(strategy) if strategy in order else -1, strategy)
+
+
+def _predicted(rs: list[RunRecord], base: float | None) -> dict | None:
+    exp = [r.expected_pgf for r in rs if r.expected_pgf is not None]
+    if not exp:
+        return None
+    pgf = float(np.mean(exp))  # random draws new sources per seed, so its prediction is the mean
+    out = {"pgf": pgf, "accuracy": None, "gain": None}
+    if base is not None:
+        out["accuracy"] = base + pgf * (1 - base)
+        out["gain"] = out["accuracy"] - base
+    return out
+
+
+def _pgf_fields(values, base, level, predicted) -> dict:
+    out = {"predicted_pgf": None, "predicted_accuracy": None, "predicted_gain": None, "observed_pgf": None}
+    if predicted:
+        out.update(predicted_pgf=predicted["pgf"], predicted_accuracy=predicted["accuracy"],
+                   predicted_gain=predicted["gain"])
+    if base is not None and base < 1:
+        pgf = [(v - base) / (1 - base) for v in values]
+        m, lo, hi = t_interval(pgf, level)
+        out["observed_pgf"] = {"mean": m, "ci_low": lo, "ci_high": hi}
+    return out
+
+
+def _power(strategy: str, row: dict, predicted: dict, acc: dict, base: float | None) -> list[dict]:
+    """Can this many seeds detect the predicted gain over zero-shot, and the predicted
+    difference to each reference? One entry per comparison that has a prediction."""
+    checks = []
+    n = row["n_seeds"]
+    pred = predicted.get(strategy)
+    if strategy == "zero_shot" or pred is None:
+        return checks
+    if pred["gain"] is not None:
+        checks.append(_check("zero_shot", pred["gain"], row["sd"], n))
+    for ref in REFERENCES if strategy not in REFERENCES else ():  # baselines are not checked against each other
+        ref_pred = predicted.get(ref)
+        comp = row.get(f"vs_{ref}")
+        if ref == strategy or ref_pred is None or comp is None or pred["accuracy"] is None:
+            continue
+        diff = pred["accuracy"] - ref_pred["accuracy"]
+        checks.append(_check(ref, diff, comp["sd"], comp["n_pairs"]))
+    return checks
+
+
+def _check(against: str, predicted_diff: float, sd: float | None, n: int) -> dict:
+    mdd = min_detectable_difference(sd, n) if sd else None
+    out = {"against": against, "predicted_difference": predicted_diff, "n": n, "sd": sd,
+           "min_detectable_difference": mdd, "seeds_needed": None, "warning": None}
+    what = "gain over zero-shot" if against == "zero_shot" else f"difference to {against}"
+    if sd == 0:
+        out["warning"] = (f"power unknown for the predicted {what} ({predicted_diff:+.3f}): no spread over "
+                          f"{n} seeds, so no variance estimate")
+    elif mdd is None:
+        out["warning"] = (f"power unknown for the predicted {what} ({predicted_diff:+.3f}): "
+                          f"{n} seed{'s' if n != 1 else ''} give no variance estimate")
+    elif abs(predicted_diff) < mdd:
+        need = seeds_needed(sd, predicted_diff)
+        out["seeds_needed"] = need
+        more = f"about {need} seeds would" if need else "no practical number of seeds would"
+        spread = "sd over seeds" if against == "zero_shot" else "sd of the paired differences"
+        out["warning"] = (f"underpowered: the predicted {what} is {predicted_diff:+.3f} but {n} seeds ({spread} "
+                          f"{sd:.3f}) detect only differences ≥ {mdd:.3f} at 80% power; {more}")
+    return out
+
+
+# ------------------------------------------------------------------ plot
+def plot(rows: list[dict], path: str | Path, title: str | None = None) -> Path:
+    """Mean accuracy per strategy with its CI, the seeds as dots, zero-shot as a line and the
+    predicted accuracy of planned mixtures as open diamonds; written atomically as PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .fileio import atomic_write
+
+    fig, ax = plt.subplots(figsize=(1.3 * len(rows) + 2.5, 4.2), dpi=120)
+    x = np.arange(len(rows))
+    means = np.array([r["mean"] for r in rows])
+    err = np.array([[r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]] if r["ci_low"] is not None else [0, 0]
+                    for r in rows]).T
+    ax.bar(x, means, color="#9ecae1", edgecolor="#3182bd", width=0.6, label="mean over seeds")
+    ax.errorbar(x, means, yerr=err, fmt="none", ecolor="#08306b", capsize=5, label=f"{rows[0]['level']:.0%} CI")
+    for i, r in enumerate(rows):
+        vals = list(r["accuracies"].values())
+        ax.scatter(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color="black", s=12, zorder=3)
+        if r.get("predicted_accuracy") is not None:
+            ax.scatter([i], [r["predicted_accuracy"]], marker="D", facecolors="none", edgecolors="#e6550d", s=50,
+                       zorder=4, label="predicted (plan)" if "predicted (plan)" not in
+                       ax.get_legend_handles_labels()[1] else None)
+    zs = [r for r in rows if r["strategy"].endswith("zero_shot")]
+    if zs:
+        ax.axhline(zs[0]["mean"], color="grey", linestyle="--", linewidth=1, label="zero-shot")
+    ax.set_xticks(x, [r["strategy"] for r in rows], rotation=20)
+    ax.set_ylabel(f"accuracy on {rows[0]['target']}")
+    ax.set_ylim(0, 1)
+    ax.set_title(title or f"{rows[0]['target']}: accuracy by strategy")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write(path, buf.getvalue())

@@ -1,0 +1,255 @@
+"""Measurement configuration: pydantic models for the model, training and evaluation settings.
+
+``ModelConfig``, ``TrainingConfig`` and ``EvalConfig`` are shared with the recipe runner
+(``pgfselect train``); ``MeasureConfig`` is the grid of ``pgfselect measure``. Errors from
+:func:`load_config` name the key path (``training.rank: ...``) and exit 2 from the CLI.
+
+No torch here: validating a config (and the shipped recipes) is fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import PGFSelectError
+
+TINY_SIZES = ("t64", "t128")
+# transformers' SchedulerType values that need no extra arguments (listed here to avoid importing it)
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+              "constant_with_warmup", "inverse_sqrt")
+TINY_PREFIX = "tiny:"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarmupConfig(_Strict):
+    """Short full finetune of a tiny random base on the mixed tasks before any adapter.
+
+    LoRA cannot move a random base's output distribution (its frozen, tied embeddings keep every
+    logit near zero), so the tiny base first learns the answer format and some visual skill.
+    """
+
+    steps: int = Field(200, ge=0)  # 0: no warm-up (a random base; LoRA will not learn on it)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    examples_per_task: int = Field(256, ge=1)
+    seed: int = 1234
+
+
+class ModelConfig(_Strict):
+    path: str = Field(..., description="local Qwen2.5-VL/Qwen2-VL checkpoint folder, or tiny:t64 / tiny:t128")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Image resolution bounds for the processor (pixels per image); None keeps the checkpoint's.
+    min_pixels: Optional[int] = Field(None, ge=28 * 28)
+    max_pixels: Optional[int] = Field(None, ge=28 * 28)
+    attn_implementation: Optional[str] = None
+    # torch threads on CPU. 1 is fastest for the tiny model on a busy machine (threads that wait
+    # on each other cost more than they gain); also part of the hash, as it can change the float
+    # rounding of reductions. None: torch's default.
+    cpu_threads: Optional[int] = Field(None, ge=1)
+    warmup: Optional[WarmupConfig] = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if v.startswith(TINY_PREFIX):
+            size = v[len(TINY_PREFIX):]
+            if size not in TINY_SIZES:
+                raise ValueError(f"unknown tiny size {size!r}; valid: {', '.join(TINY_PREFIX + s for s in TINY_SIZES)}")
+            return v
+        p = Path(v).expanduser()
+        if not p.is_dir():
+            raise ValueError(f"model folder {v!r} not found; give a local checkpoint folder "
+                             f"(Qwen2.5-VL or Qwen2-VL family) or {TINY_PREFIX}SIZE ({', '.join(TINY_SIZES)})")
+        if not (p / "config.json").is_file():
+            raise ValueError(f"model folder {v!r} holds no config.json (not a transformers checkpoint)")
+        return str(p.resolve())
+
+    @model_validator(mode="after")
+    def _warmup_tiny_only(self):
+        if self.warmup is not None and not self.is_tiny:
+            raise ValueError("warmup applies only to tiny: models (a pretrained checkpoint needs none)")
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
+        return self
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.path.startswith(TINY_PREFIX)
+
+    def effective_warmup(self) -> Optional[WarmupConfig]:
+        """The warm-up that runs: the given one, or the defaults for a tiny base."""
+        return self.warmup or (WarmupConfig() if self.is_tiny else None)
+
+
+class TrainingConfig(_Strict):
+    method: Literal["lora", "qlora", "full"] = "lora"
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: Union[str, list[str]] = "all-linear"
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    max_steps: Optional[int] = Field(None, ge=1)
+    epochs: Optional[float] = Field(None, gt=0)
+    batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    gradient_checkpointing: bool = False
+    examples_per_task: Optional[int] = Field(256, ge=1)  # None: the whole train split
+
+    @model_validator(mode="after")
+    def _steps_or_epochs(self):
+        if self.max_steps is not None and self.epochs is not None:
+            raise ValueError("give max_steps or epochs, not both")
+        return self
+
+    @field_validator("lr_scheduler")
+    @classmethod
+    def _scheduler(cls, v: str) -> str:
+        if v not in SCHEDULERS:
+            raise ValueError(f"unknown lr_scheduler {v!r}; valid: {', '.join(SCHEDULERS)}")
+        return v
+
+
+class EvalConfig(_Strict):
+    split: Literal["train", "val", "test"] = "val"
+    n_items: Optional[int] = Field(128, ge=1)  # None: the whole split
+    batch_size: int = Field(16, ge=1)
+    seed: int = 0  # which items: the same evaluation items for every seed (paired comparison)
+    format_check: int = Field(0, ge=0, description="items per task also answered by greedy generation")
+
+
+class MeasureConfig(_Strict):
+    name: str = ""
+    model: ModelConfig
+    # Options passed to pgfselect.tasks.get_task, keyed by a task source ("blink") or a task id;
+    # e.g. {"blink": {"train_fraction": 0.5, "revision": "..."}}.
+    task_options: dict[str, dict] = {}
+    tasks: list[str] = Field(..., min_length=1)
+    sources: Optional[list[str]] = None  # default: every task is also a source
+    seeds: list[int] = Field([0], min_length=1)
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvalConfig = EvalConfig()
+    keep_adapters: bool = True
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _task_ids(self):
+        # Task ids are checked here, after task_options, because options choose the task's data.
+        ids = [self._task_id(name, f"tasks[{k}]") for k, name in enumerate(self.tasks)]
+        dup = sorted({t for t in ids if ids.count(t) > 1})
+        if dup:
+            raise ValueError(f"tasks: task listed twice: {', '.join(dup)}")
+        object.__setattr__(self, "tasks", ids)
+        from ..tasks.registry import SOURCES
+
+        for key in self.task_options:
+            if key not in SOURCES and key not in ids:
+                raise ValueError(f"task_options: key {key!r} is neither a task source ({', '.join(SOURCES)}) "
+                                 "nor one of the tasks")
+        if self.sources is not None:
+            src = [self._task_id(name, f"sources[{k}]") for k, name in enumerate(self.sources)]
+            missing = [s for s in src if s not in ids]
+            if missing:
+                raise ValueError(f"sources: {', '.join(missing)} not in tasks; every source is evaluated "
+                                 "as a target too, so list it under tasks")
+            object.__setattr__(self, "sources", src)
+        return self
+
+    def _task_id(self, name: str, where: str) -> str:
+        try:
+            return self.task(name).id
+        except PGFSelectError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+    def task(self, task_id: str):
+        """The registry task for ``task_id``, with this config's task options."""
+        from ..tasks import get_task
+        from ..tasks.registry import split_id
+
+        source = split_id(task_id)[0]
+        opts = {**self.task_options.get(source, {}), **self.task_options.get(task_id, {})}
+        return get_task(task_id, **opts)
+
+    @property
+    def source_tasks(self) -> list[str]:
+        return list(self.sources) if self.sources is not None else list(self.tasks)
+
+    def config_hash(self) -> str:
+        """Key of the cell cache: everything that changes a cell's numbers.
+
+        Seeds, sources, name and keep_adapters are left out, so adding a seed or a source to a
+        finished run reuses its cells; the prompt version and each task's provenance are in.
+        """
+        doc = self.model_dump(mode="json", exclude={"name", "seeds", "sources", "keep_adapters"})
+        doc["tasks"] = sorted(self.tasks)
+        doc["prompt_version"] = _prompt_version()
+        doc["task_provenance"] = {t: self.task(t).provenance() for t in sorted(self.tasks)}
+        blob = json.dumps(doc, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _prompt_version() -> str:
+    from ..tasks.schema import PROMPT_VERSION
+
+    return str(PROMPT_VERSION)
+
+
+# ------------------------------------------------------------------ loading and errors
+def load_config(path: str | Path, cls: type[BaseModel] = MeasureConfig) -> BaseModel:
+    """Read a YAML config and validate it; errors name the file and the key path."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise PGFSelectError(f"config file {str(path)!r} not found")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise PGFSelectError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(doc, dict):
+        raise PGFSelectError(f"{path}: expected a mapping of settings at the top level")
+    return validate_config(doc, cls, where=str(path))
+
+
+def validate_config(doc: dict, cls: type[BaseModel] = MeasureConfig, where: str = "config") -> BaseModel:
+    try:
+        return cls.model_validate(doc)
+    except ValidationError as exc:
+        raise PGFSelectError(f"{where}: {format_validation_error(exc)}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """First error as 'key.path[2]: message' (one line, as PGFSelectError wants)."""
+    err = exc.errors()[0]
+    path = ""
+    for part in err["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: {msg}{suffix}" if path else f"{msg}{suffix}"

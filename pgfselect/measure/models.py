@@ -1,0 +1,270 @@
+"""Models and processors: the tiny local Qwen2.5-VL, local checkpoints, device and dtype, QLoRA.
+
+``tiny:t64`` / ``tiny:t128`` is a randomly initialised Qwen2.5-VL (0.35 M / 1.5 M parameters)
+built here in about a second, with a BPE tokenizer trained on the tasks' prompts: it needs no
+hub and runs on CPU. A random base cannot be taught by LoRA alone (its tied embeddings keep all
+logits near zero), so :func:`prepare_base` gives it a short full finetune on the mixed tasks
+first, the stand-in for pretraining, and caches the result on disk under a hash of everything
+that built it.
+
+The stock Qwen2.5-VL processor needs a video processor, which needs torchvision;
+:func:`processor_class` leaves it out and registers itself with ``AutoProcessor``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..errors import PGFSelectError
+from .config import TINY_PREFIX, ModelConfig, TrainingConfig
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                  "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
+
+# hidden size, text layers, attention heads, vision depth; mrope_section sums to head_dim / 2
+TINY_SPECS = {
+    "t64": dict(hidden=64, layers=2, heads=4, vision_depth=2, mrope=[4, 2, 2]),
+    "t128": dict(hidden=128, layers=4, heads=4, vision_depth=2, mrope=[8, 4, 4]),
+}
+TINY_VOCAB = 512
+# Small images keep the tiny model fast: at most 112 x 112 pixels = 16 visual tokens per image.
+TINY_MIN_PIXELS, TINY_MAX_PIXELS = 56 * 56, 112 * 112
+
+
+@lru_cache(maxsize=None)
+def processor_class():
+    """Qwen2.5-VL processor without the video sub-processor (that one needs torchvision),
+    registered with AutoProcessor (without the registration, loading a saved tiny model silently
+    returns only the tokenizer)."""
+    from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLProcessor
+
+    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
+        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+            kwargs.pop("video_processor", None)
+            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    AutoProcessor.register(Qwen2_5_VLConfig, ImageOnlyQwen2_5_VLProcessor, exist_ok=True)
+    return ImageOnlyQwen2_5_VLProcessor
+
+
+def chat_template() -> str:
+    """TRL's Qwen2.5-VL template, byte for byte, so TRL recognises it for completion-only loss."""
+    return resources.files("trl").joinpath("chat_templates/qwen2_5_vl.jinja").read_text()
+
+
+# ------------------------------------------------------------------ device and dtype
+@dataclass(frozen=True)
+class Runtime:
+    device: str  # "cpu" or "cuda"
+    dtype: str  # "float32", "bfloat16", "float16"
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
+
+
+def detect_runtime(cfg: ModelConfig) -> Runtime:
+    """cuda when present (bf16 where supported), else CPU in float32."""
+    import torch
+
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise PGFSelectError("model.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    if device == "cpu" and cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    dtype = cfg.dtype
+    if dtype == "auto":
+        dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    return Runtime(device, dtype)
+
+
+# ------------------------------------------------------------------ tiny model
+def build_tiny(size: str, texts: list[str], out_dir: str | Path, seed: int = 0) -> Path:
+    """Build a random tiny Qwen2.5-VL with a BPE tokenizer trained on ``texts``; save to ``out_dir``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    spec = TINY_SPECS[size]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(sorted(set(texts)), trainers.BpeTrainer(
+        vocab_size=TINY_VOCAB, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    template = chat_template()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer.chat_template = template
+    image_processor = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS})
+    processor = processor_class()(image_processor, tokenizer, chat_template=template)
+
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    h, heads = spec["hidden"], spec["heads"]
+    cfg = Qwen2_5_VLConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=h, intermediate_size=2 * h,
+                         num_hidden_layers=spec["layers"], num_attention_heads=heads, num_key_value_heads=heads,
+                         max_position_embeddings=4096,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": spec["mrope"]},
+                         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
+                         pad_token_id=ids["<|endoftext|>"]),
+        vision_config=dict(depth=spec["vision_depth"], hidden_size=h, intermediate_size=2 * h, num_heads=heads,
+                           out_hidden_size=h, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
+                           window_size=112, fullatt_block_indexes=[spec["vision_depth"] - 1]),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True)
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(cfg)
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    return out_dir
+
+
+def base_key(cfg: ModelConfig, tasks: list) -> str:
+    """Hash of everything that makes a prepared base: model settings, tasks, prompt version."""
+    from ..tasks.schema import PROMPT_VERSION
+
+    tasks = sorted(tasks, key=lambda t: t.id)
+    doc = {"model": cfg.model_dump(mode="json"), "warmup": _dump(cfg.effective_warmup()),
+           "tasks": [t.id for t in tasks], "prompt_version": str(PROMPT_VERSION),
+           "provenance": {t.id: t.provenance() for t in tasks}}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _dump(m):
+    return None if m is None else m.model_dump(mode="json")
+
+
+def prepare_base(cfg: ModelConfig, tasks: list, cache_dir: str | Path, log=None) -> str:
+    """Path of the base model to finetune: the checkpoint itself, or the built and warmed-up
+    tiny model (cached under ``cache_dir/bases/KEY``; built once, reused by every later run)."""
+    if not cfg.is_tiny:
+        return cfg.path
+    quiet_libraries()
+    target = Path(cache_dir) / "bases" / base_key(cfg, tasks)
+    if (target / "config.json").is_file():
+        return str(target)
+    if log:
+        log(f"building {cfg.path} and warming it up on {len(tasks)} tasks (cached in {target})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        _build_warm_tiny(cfg, tasks, tmp)
+        try:
+            os.replace(tmp, target)  # atomic: a killed build leaves only a temp folder
+        except OSError:
+            if not (target / "config.json").is_file():  # another worker finished first otherwise
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
+
+
+def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
+    from .prompts import prompt_text_for_tokenizer
+    from .training import train_model
+
+    warm = cfg.effective_warmup()
+    tasks = sorted(tasks, key=lambda t: t.id)
+    items = [it for task in tasks for it in task.items("train", n=warm.examples_per_task, seed=warm.seed)]
+    raw = out / "random"
+    build_tiny(cfg.path[len(TINY_PREFIX):], [prompt_text_for_tokenizer(it) for it in items], raw, seed=warm.seed)
+    if warm.steps:
+        training = TrainingConfig(method="full", learning_rate=warm.learning_rate, max_steps=warm.steps,
+                                  batch_size=warm.batch_size, lr_scheduler="constant_with_warmup",
+                                  warmup_ratio=0.05, examples_per_task=warm.examples_per_task)
+        res = train_model(cfg, str(raw), items, training, seed=warm.seed, out_dir=out, base_is_path=True)
+        losses = [(h["step"], h["loss"]) for h in res.log_history if "loss" in h]
+        (out / "warmup.json").write_text(json.dumps({
+            "warmup": warm.model_dump(mode="json"), "tasks": [t.id for t in tasks], "steps": res.steps,
+            "train_seconds": round(res.train_seconds, 2), "losses": losses,
+            "item_ids": [it.id for it in items]}, indent=1))
+    else:
+        for f in raw.iterdir():
+            shutil.move(str(f), out / f.name)
+    shutil.rmtree(raw, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ loading
+def load_processor(path: str, cfg: ModelConfig):
+    """The checkpoint's processor, or an image-only one where the stock processor needs torchvision."""
+    from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer, ProcessorMixin
+
+    cls = processor_class()
+    try:
+        proc = AutoProcessor.from_pretrained(path)
+    except (OSError, ImportError, AttributeError, ValueError):
+        proc = None
+    if not isinstance(proc, ProcessorMixin):
+        try:
+            tok = AutoTokenizer.from_pretrained(path)
+            proc = cls(AutoImageProcessor.from_pretrained(path), tok,
+                       chat_template=getattr(tok, "chat_template", None) or chat_template())
+        except (OSError, ValueError) as exc:
+            raise PGFSelectError(f"cannot load a processor from {path!r}: {exc}".splitlines()[0]) from None
+    if cfg.min_pixels or cfg.max_pixels:
+        size = dict(proc.image_processor.size or {})
+        if cfg.min_pixels:
+            size["shortest_edge"] = cfg.min_pixels
+        if cfg.max_pixels:
+            size["longest_edge"] = cfg.max_pixels
+        proc.image_processor.size = size
+    if getattr(proc, "chat_template", None) is None:
+        proc.chat_template = chat_template()
+    return proc
+
+
+def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: bool = False):
+    """A Qwen2.5-VL / Qwen2-VL model for training or scoring, on the runtime's device and dtype."""
+    from transformers import AutoModelForImageTextToText
+
+    kwargs = dict(dtype=runtime.torch_dtype)
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=runtime.torch_dtype)
+        kwargs["device_map"] = {"": 0} if runtime.device == "cuda" else "cpu"
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise PGFSelectError(f"cannot load model from {path!r}: {str(exc).splitlines()[0]}") from None
+    if not quantize_4bit:
+        model.to(runtime.device)
+    return model
+
+
+def quiet_libraries() -> None:
+    """Keep library chatter (progress bars, deprecation notes, bitsandbytes' note about an optional
+    CPU kernel) out of the measure progress display. Call before importing transformers."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("bitsandbytes", "trl", "peft", "accelerate", "datasets", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"(transformers|trl|peft|accelerate|torch)\b")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()

@@ -1,0 +1,268 @@
+"""Run a recipe: every (strategy, seed) run trained and scored with the measurement engine's
+:class:`~pgfselect.measure.runner.ModelSession` (the same training code path as ``measure``).
+
+Output folder ``R``::
+
+    R/recipe.yaml                          the resolved recipe, its hash and every run's mixture
+    R/runs/<strategy>/seed_<k>/            one run (zero_shot: R/runs/zero_shot/base/)
+        item_ids.jsonl                     the exact training items, one {"id", "task"} per line
+        config.json                        strategy, seed, allocation, sampling seeds, plan, settings
+        versions.json                      package versions
+        predictions.jsonl                  per evaluated item: task, id, answer, pred, correct, p
+        metrics.json                       accuracy on the target (and every evaluated task)
+    R/summary.json                         the last train's summary
+
+A run is built in a temporary folder and renamed into place when complete, so a run folder is
+either finished or absent; a rerun reuses every finished run whose recipe hash matches. The hash
+covers everything that changes a run's numbers except the seeds and the list of baselines, so
+adding seeds or baselines to a finished folder reuses what is there; any other change is refused
+(``--force`` recomputes into the folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import PGFSelectError
+from ..fileio import atomic_write, check_writable, package_versions
+from .resolve import Resolution, RunSpec, resolve
+from .schema import LoadedRecipe
+
+RUN_FORMAT = "pgfselect-run"
+
+
+def resolve_runs(loaded: LoadedRecipe, check_data: bool = False) -> Resolution:
+    return resolve(loaded, check_data=check_data)
+
+
+class RecipeRunner:
+    """Train and score every run of a recipe into ``out_dir`` (resumable).
+
+    ``only``: strategies to run (default all); ``cache_dir``: where built tiny bases are kept
+    (default ``$PGFSELECT_CACHE_DIR``, else ``out_dir``); ``progress``: show a rich progress bar.
+    After :meth:`run`: ``resolution_``, ``summary_``.
+    """
+
+    def __init__(self, loaded: LoadedRecipe, out_dir, *, force: bool = False, cache_dir=None, only=None,
+                 progress: bool = True):
+        self.loaded = loaded
+        self.out_dir = Path(out_dir)
+        self.force = force
+        self.cache_dir = cache_dir
+        self.only = only
+        self.progress = progress
+
+    # ------------------------------------------------------------------ checks (before any output)
+    def prepare(self) -> Resolution:
+        """Resolve the runs and check the output folder; writes nothing. Sets ``selected_``."""
+        res = resolve(self.loaded, check_data=True)
+        if self.only:
+            from .schema import canonical_strategy
+
+            try:
+                wanted = {canonical_strategy(s) for s in self.only}
+            except ValueError as exc:
+                raise PGFSelectError(f"--only: {exc}") from None
+            missing = wanted - {r.strategy for r in res.runs}
+            if missing:
+                raise PGFSelectError(f"--only {', '.join(sorted(missing))}: not a strategy of this recipe "
+                                     f"({', '.join(dict.fromkeys(r.strategy for r in res.runs))})")
+            self.selected_ = [r for r in res.runs if r.strategy in wanted]
+        else:
+            self.selected_ = list(res.runs)
+        out = self.out_dir
+        if out.exists() and not out.is_dir():
+            raise PGFSelectError(f"--out {str(out)!r} is a file; give a folder")
+        other = recorded_hash(out)
+        if other is not None and other != res.recipe_hash and not self.force:
+            raise PGFSelectError(f"--out {str(out)!r} holds runs of a different recipe (hash {other}; this recipe is "
+                                 f"{res.recipe_hash}); use a new folder, or --force to recompute into it")
+        if other is None and out.is_dir() and any(out.iterdir()) and not self.force:
+            raise PGFSelectError(f"--out {str(out)!r} is not empty and holds no pgfselect recipe; use a new folder")
+        check_writable(out, "--out")
+        return res
+
+    def finished(self, run: RunSpec, recipe_hash: str) -> dict | None:
+        try:
+            doc = json.loads((self.out_dir / run.key / "metrics.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        return doc if doc.get("format") == RUN_FORMAT and doc.get("recipe_hash") == recipe_hash else None
+
+    # ------------------------------------------------------------------ the work
+    def run(self) -> dict:
+        start = time.perf_counter()
+        res = self.resolution_ = self.prepare()
+        write_resolved(self.loaded, res, self.out_dir)
+        selected = self.selected_
+        todo = [r for r in selected if self.finished(r, res.recipe_hash) is None]
+        done = {r.key: "reused" for r in selected if r not in todo}
+        with _Progress(self.progress, len(selected), len(selected) - len(todo)) as progress:
+            if todo:
+                session, eval_items = self._session(res, progress.log)
+                for run in todo:
+                    progress.describe(f"{run.strategy} seed {run.seed}" if run.seed is not None else run.strategy)
+                    self._run_one(session, eval_items, res, run)
+                    done[run.key] = "computed"
+                    progress.advance()
+        self.summary_ = self._summary(res, done, time.perf_counter() - start)
+        atomic_write(self.out_dir / "summary.json", json.dumps(self.summary_, indent=1))
+        return self.summary_
+
+    def _session(self, res: Resolution, log):
+        from ..measure.models import prepare_base
+        from ..measure.runner import ModelSession
+
+        r = self.loaded.recipe
+        cache = Path(self.cache_dir or os.environ.get("PGFSELECT_CACHE_DIR") or self.out_dir)
+        # A tiny base is warmed up on the matrix's tasks, as measure does: the same tasks and
+        # settings give the same cached base the matrix was measured on.
+        base = prepare_base(r.model, [r.task(t) for t in res.warmup_tasks], cache, log=log)
+        ev = r.evaluation
+        session = ModelSession(r.model, base, ev.engine_config())
+        eval_items = {t: r.task(t).items(ev.split, n=ev.n_items, seed=ev.seed) for t in res.eval_tasks}
+        return session, eval_items
+
+    def _run_one(self, session, eval_items: dict, res: Resolution, run: RunSpec) -> None:
+        from ..measure.training import CellFailed
+
+        r = self.loaded.recipe
+        items = sample_items(self.loaded, run)
+        final = self.out_dir / run.key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for stale in final.parent.glob(f".{final.name}.*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+        try:
+            _write_jsonl(tmp / "item_ids.jsonl", [{"id": it.id, "task": task} for task, it in items])
+            atomic_write(tmp / "config.json", json.dumps(run_config(self.loaded, res, run), indent=1))
+            atomic_write(tmp / "versions.json", json.dumps(package_versions(_PACKAGES), indent=1))
+            if run.strategy == "zero_shot":
+                outcome = session.evaluate_base(eval_items)
+            else:
+                try:
+                    outcome = session.finetune_and_evaluate([it for _, it in items], r.training, run.seed, eval_items)
+                except CellFailed as exc:
+                    raise PGFSelectError(f"run {run.strategy} seed {run.seed} failed: {exc}") from None
+            _write_jsonl(tmp / "predictions.jsonl",
+                         [{"task": t, **p} for t, rec in outcome.results.items() for p in rec["predictions"]])
+            metrics = run_metrics(res, run, outcome)
+            atomic_write(tmp / "metrics.json", json.dumps(metrics, indent=1))  # last: marks the run finished
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _summary(self, res: Resolution, done: dict, seconds: float) -> dict:
+        runs = []
+        for run in self.selected_:
+            m = self.finished(run, res.recipe_hash) or {}
+            runs.append({"strategy": run.strategy, "seed": run.seed, "path": run.key, "status": done.get(run.key),
+                         "accuracy": m.get("accuracy"), "correct": m.get("correct"), "n": m.get("n"),
+                         "examples": run.examples, "train_seconds": (m.get("train") or {}).get("train_seconds")})
+        return {"out_dir": str(self.out_dir), "recipe_hash": res.recipe_hash, "target": res.target_id,
+                "computed": sum(v == "computed" for v in done.values()),
+                "reused": sum(v == "reused" for v in done.values()), "seconds": round(seconds, 2),
+                "warnings": res.warnings, "runs": runs}
+
+
+_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes",
+             "tokenizers", "numpy", "scipy", "cvxpy", "pillow")
+
+
+# ------------------------------------------------------------------ pieces (also used by tests)
+def sample_items(loaded: LoadedRecipe, run: RunSpec) -> list[tuple[str, object]]:
+    """(task id, item) pairs a run trains on: each source's first n train items under its
+    recorded sampling seed, sources in allocation order."""
+    r = loaded.recipe
+    out = []
+    for task_id, n in run.allocation.items():
+        items = r.task(task_id).items("train", n=n, seed=run.sampling_seeds[task_id])
+        if len(items) < n:
+            raise PGFSelectError(f"strategy {run.strategy} needs {n} examples of {task_id} but its train split "
+                                 f"gave {len(items)}; lower the budget or give more data")
+        out += [(task_id, it) for it in items]
+    return out
+
+
+def run_config(loaded: LoadedRecipe, res: Resolution, run: RunSpec) -> dict:
+    r = loaded.recipe
+    return {"recipe_hash": res.recipe_hash, "recipe": loaded.source, "name": r.name, **run.describe(),
+            "target": res.target_id, "target_name": res.target_name, "matrix": res.matrix.name,
+            "matrix_digest": res.matrix.digest(), "plan": run.plan,
+            "model": r.model.model_dump(mode="json"), "training": r.training.model_dump(mode="json"),
+            "training_seed": run.seed, "evaluation": r.evaluation.model_dump(mode="json"),
+            "evaluation_tasks": res.eval_tasks}
+
+
+def run_metrics(res: Resolution, run: RunSpec, outcome) -> dict:
+    tasks = {t: {"accuracy": rec["correct"] / rec["n"], "correct": rec["correct"], "n": rec["n"],
+                 "format_ok": rec.get("format_ok")} for t, rec in outcome.results.items()}
+    tgt = tasks[res.target_id]
+    train = {k: v for k, v in (outcome.train or {}).items() if k != "item_ids"}
+    return {"format": RUN_FORMAT, "version": 1, "recipe_hash": res.recipe_hash, "strategy": run.strategy,
+            "seed": run.seed, "target": res.target_id, "accuracy": tgt["accuracy"], "correct": tgt["correct"],
+            "n": tgt["n"], "expected_pgf": run.expected_pgf, "tasks": tasks, "train": train,
+            "eval_seconds": round(outcome.eval_seconds, 3)}
+
+
+def recorded_hash(out_dir: Path) -> str | None:
+    from ..compare import recipe_hash_of
+
+    return recipe_hash_of(out_dir)
+
+
+def write_resolved(loaded: LoadedRecipe, res: Resolution, out_dir: Path) -> None:
+    import yaml
+
+    doc = {"recipe_hash": res.recipe_hash, "recipe_file": loaded.source,
+           **loaded.recipe.model_dump(mode="json"), "resolved": res.as_dict()}
+    atomic_write(Path(out_dir) / "recipe.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    atomic_write(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+class _Progress:
+    """Runs done/total with elapsed time and ETA (rich, on stderr); silent when disabled."""
+
+    def __init__(self, enabled: bool, total: int, done: int):
+        self.enabled, self.total, self.done = enabled, total, done
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self._p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                               TextColumn("{task.description}"), console=Console(stderr=True))
+            self._p.__enter__()
+            self._task = self._p.add_task("", total=self.total, completed=self.done)
+            if self.done:
+                self.log(f"reusing {self.done} of {self.total} finished runs")
+        return self
+
+    def log(self, msg: str) -> None:
+        if self.enabled:
+            self._p.console.log(msg)
+
+    def describe(self, what: str) -> None:
+        if self.enabled:
+            self._p.update(self._task, description=f"now: {what}")
+
+    def advance(self) -> None:
+        if self.enabled:
+            self._p.update(self._task, advance=1)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._p.__exit__(*exc)

@@ -1,0 +1,166 @@
+"""Measure configs, the shipped recipes, the cell cache and bad input: fast, no training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pgfselect.cli import main
+from pgfselect.errors import PGFSelectError
+from pgfselect.measure.cache import Cell, CellCache
+from pgfselect.measure.config import MeasureConfig, load_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "recipes"
+
+BASE = {"model": {"path": "tiny:t64"}, "tasks": ["synthetic:Counting", "synthetic:Relative_Depth"]}
+
+
+def cfg(**over) -> MeasureConfig:
+    doc = json.loads(json.dumps(BASE))
+    for key, value in over.items():
+        node = doc
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return validate_config(doc)
+
+
+def error_of(**over) -> str:
+    with pytest.raises(PGFSelectError) as exc:
+        cfg(**over)
+    return str(exc.value)
+
+
+def test_defaults_and_canonical_task_ids():
+    c = cfg(tasks=["synthetic:counting", "synthetic:RD"])
+    assert c.tasks == ["synthetic:Counting", "synthetic:Relative_Depth"]
+    assert c.source_tasks == c.tasks and c.seeds == [0]
+    assert c.model.is_tiny and c.model.effective_warmup().steps > 0
+    assert c.training.method == "lora" and c.evaluation.split == "val"
+
+
+@pytest.mark.parametrize("over, expected", [
+    ({"training.rank": 0}, "training.rank: Input should be greater than or equal to 1"),
+    ({"training.method": "dora"}, "training.method: Input should be 'lora', 'qlora' or 'full'"),
+    ({"training.lr": 0.1}, "training.lr: unknown key"),
+    ({"training.max_steps": 5, "training.epochs": 1}, "training: give max_steps or epochs, not both"),
+    ({"training.lr_scheduler": "cosine_please"}, "training.lr_scheduler: unknown lr_scheduler 'cosine_please'"),
+    ({"evaluation.n_items": -3}, "evaluation.n_items: Input should be greater than or equal to 1"),
+    ({"evaluation.split": "dev"}, "evaluation.split: Input should be 'train', 'val' or 'test'"),
+    ({"seeds": [0, 0]}, "seeds: seeds must be distinct"),
+    ({"tasks": ["synthetic:Counting", "synthetic:Countng"]}, "tasks[1]: unknown synthetic task 'Countng'"),
+    ({"tasks": ["synthetic:Counting", "synthetic:CT"]}, "tasks: task listed twice: synthetic:Counting"),
+    ({"sources": ["synthetic:Jigsaw"]}, "sources: synthetic:Jigsaw not in tasks"),
+    ({"model.path": "tiny:t999"}, "model.path: unknown tiny size 't999'"),
+    ({"task_options": {"synthtic": {"difficulty": 0}}}, "task_options: key 'synthtic' is neither a task source"),
+    ({"task_options": {"synthetic": {"difficulty": 7}}}, "tasks[0]: difficulty 7 must be a number in [0, 1]"),
+    ({"model.path": "/nonexistent/Qwen2.5-VL-7B"}, "model.path: model folder '/nonexistent/Qwen2.5-VL-7B' not found"),
+])
+def test_errors_name_the_key_path(over, expected):
+    assert expected in error_of(**over)
+
+
+def test_warmup_only_for_tiny(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert "warmup applies only to tiny" in error_of(**{"model.path": str(tmp_path), "model.warmup": {"steps": 3}})
+    assert cfg(**{"model.path": str(tmp_path)}).model.effective_warmup() is None
+
+
+def test_config_hash_covers_results_not_seeds():
+    a = cfg()
+    assert a.config_hash() == cfg(seeds=[0, 1, 2], name="other", keep_adapters=False).config_hash()
+    assert a.config_hash() == cfg(sources=["synthetic:Counting"]).config_hash()
+    for over in ({"training.learning_rate": 1e-3}, {"evaluation.n_items": 7}, {"model.path": "tiny:t128"},
+                 {"tasks": ["synthetic:Counting", "synthetic:Jigsaw"]}):
+        assert cfg(**over).config_hash() != a.config_hash(), over
+
+
+@pytest.mark.parametrize("name", ["measure-tiny.yaml", "measure-synthetic.yaml", "measure-qwen2.5-vl-7b-blink.yaml"])
+def test_shipped_recipes_validate(name, tmp_path):
+    doc = yaml.safe_load((RECIPES / name).read_text())
+    if not doc["model"]["path"].startswith("tiny:"):
+        # The real checkpoint is not here: validate everything else against a stand-in folder.
+        (tmp_path / "config.json").write_text("{}")
+        doc["model"]["path"] = str(tmp_path)
+    c = validate_config(doc, where=name)
+    assert len(c.tasks) >= 3 and len(c.seeds) >= 1
+
+
+def test_shipped_recipe_shapes():
+    tiny = load_config(RECIPES / "measure-tiny.yaml")
+    assert len(tiny.tasks) == 3 and len(tiny.seeds) == 1 and tiny.model.is_tiny
+    grid = load_config(RECIPES / "measure-synthetic.yaml")
+    assert len(grid.tasks) == 13 and len(grid.seeds) >= 2
+    assert all(t.startswith("synthetic:") for t in grid.tasks)
+    paper = yaml.safe_load((RECIPES / "measure-qwen2.5-vl-7b-blink.yaml").read_text())
+    assert paper["training"]["method"] == "qlora" and len(paper["tasks"]) == 13 and len(paper["seeds"]) == 4
+
+
+def test_cache_roundtrip_and_foreign_config(tmp_path):
+    cache = CellCache(tmp_path, "aaaa")
+    cell = Cell("synthetic:Multi-view_Reasoning", 1)
+    assert cache.get(cell) is None
+    cache.put(cell, {"status": "done", "results": {}})
+    assert cache.path(cell).name == "synthetic__Multi-view_Reasoning.json"
+    assert cache.get(cell)["config_hash"] == "aaaa"
+    cache.check_foreign()  # its own cells are fine
+    other = CellCache(tmp_path, "bbbb")
+    assert other.get(cell) is None  # never reads another config's cell
+    with pytest.raises(PGFSelectError, match="holds cells of another config.*--force"):
+        other.check_foreign()
+    other.check_foreign(allow=True)
+    # A half-written (corrupt) cell file is recomputed, not trusted.
+    cache.path(cell).write_text('{"format": "pgfselect-cell", "conf')
+    assert cache.get(cell) is None
+
+
+def run_cli(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code, capsys.readouterr()
+
+
+def write(tmp_path, doc, name="cfg.yaml") -> str:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(doc))
+    return str(p)
+
+
+@pytest.mark.parametrize("doc, expected", [
+    ({**BASE, "tasks": ["synthetic:Nope"]}, "tasks[0]"),
+    ({**BASE, "model": {"path": "/no/such/model"}}, "model.path: model folder '/no/such/model' not found"),
+    ({**BASE, "trainig": {}}, "trainig: unknown key"),
+])
+def test_cli_bad_config_exits_2(tmp_path, capsys, doc, expected):
+    code, out = run_cli(["measure", write(tmp_path, doc), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert out.err.startswith("error: ") and expected in out.err and out.err.count("\n") == 1
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_cli_refuses_foreign_folder_before_any_work(tmp_path, capsys):
+    out = tmp_path / "o"
+    CellCache(out, "0123456789abcdef").put(Cell(None, None), {"status": "done", "results": {}})
+    code, res = run_cli(["measure", write(tmp_path, BASE), "--out", str(out)], capsys)
+    assert code == 2 and "holds cells of another config" in res.err
+    assert not (out / "config.yaml").exists() and not (out / "matrix.csv").exists()
+    assert sorted(p.name for p in (out / "cells").iterdir()) == ["0123456789abcdef"]
+
+
+def test_cli_dry_run_lists_cells(tmp_path, capsys):
+    main(["measure", write(tmp_path, {**BASE, "seeds": [0, 1]}), "--out", str(tmp_path / "o"),
+          "--dry-run", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["cells"] == 5 and doc["reusable"] == 0 and doc["to_run"][0] == "zero-shot base"
+
+
+def test_cli_missing_config_and_help(tmp_path, capsys):
+    code, out = run_cli(["measure", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "not found" in out.err
+    main(["measure", "--help"])
+    assert "Example:" in capsys.readouterr().out

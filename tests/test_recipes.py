@@ -1,0 +1,268 @@
+"""Recipes: the schema, the shipped recipes, bad input, and one real tiny train + compare.
+
+The small PGF matrix written here is an input that decides the mixtures (a fixture), not a
+measured result. The end-to-end test trains the tiny local model for two steps per run: it
+checks the plumbing and determinism, not accuracy.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pgfselect.cli import main
+from pgfselect.matrix import PGFMatrix
+from pgfselect.recipes import load_recipe, recipe_from_dict
+from pgfselect.recipes.resolve import resolve, sampling_seed
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ["verify-tiny.yaml", "counting-2k.yaml", "jigsaw-2k.yaml", "object-localization-2k.yaml"]
+TASKS = ["synthetic:Counting", "synthetic:Spatial_Relation", "synthetic:Object_Localization"]
+
+
+def shipped_recipes():
+    out = []
+    for p in sorted((ROOT / "recipes").glob("*.yaml")):
+        doc = yaml.safe_load(p.read_text())
+        if isinstance(doc, dict) and "pgfselect_recipe" in doc:
+            out.append(p)
+    return out
+
+
+@pytest.fixture
+def matrix_csv(tmp_path):
+    # rows: sources, columns: targets, in TASKS order; two seeds
+    values = np.array([[[0.30, 0.05, 0.02], [0.20, 0.40, 0.10], [0.10, 0.05, 0.30]],
+                       [[0.34, 0.03, 0.04], [0.16, 0.36, 0.12], [0.12, 0.07, 0.26]]])
+    path = tmp_path / "matrix.csv"
+    PGFMatrix.from_values(values, TASKS, TASKS, seeds=["seed_0", "seed_1"], model="tiny:t64").to_csv(path)
+    return path
+
+
+def tiny_recipe(matrix_csv, **over):
+    doc = {"pgfselect_recipe": 1, "name": "test-tiny",
+           "model": {"path": "tiny:t64", "cpu_threads": 1, "warmup": {"steps": 4, "examples_per_task": 8, "batch_size": 4}},
+           "target": "counting", "budget": 8, "matrix": str(matrix_csv), "mixture": "pgf",
+           "baselines": ["direct", "random", "uniform", "zero_shot"], "planner": {"saturation": 4},
+           "seeds": [0, 1],
+           "training": {"method": "lora", "rank": 4, "alpha": 8, "learning_rate": 1e-3, "max_steps": 2,
+                        "batch_size": 4},
+           "evaluation": {"split": "val", "n_items": 8, "batch_size": 8, "seed": 0}}
+    doc.update(over)
+    return doc
+
+
+def write_recipe(tmp_path, doc, name="recipe.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+# ------------------------------------------------------------------ shipped recipes
+def test_every_shipped_recipe_validates(tmp_path, monkeypatch, capsys):
+    found = {p.name for p in shipped_recipes()}
+    assert set(SHIPPED) <= found
+    # The GPU recipes point at a local Qwen2.5-VL-7B checkpoint through $PGFSELECT_MODELS.
+    ckpt = tmp_path / "models" / "Qwen2.5-VL-7B-Instruct"
+    ckpt.mkdir(parents=True)
+    (ckpt / "config.json").write_text("{}")
+    monkeypatch.setenv("PGFSELECT_MODELS", str(tmp_path / "models"))
+    monkeypatch.delenv("PGFSELECT_BLINK_DIR", raising=False)
+    for path in shipped_recipes():
+        main(["train", str(path), "--validate", "--format", "json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["valid"] is True, path
+        assert {"pgf", "direct", "random", "uniform"} <= {r["strategy"] for r in doc["runs"]}, path
+        budget = load_recipe(path).recipe.budget
+        assert all(r["examples"] == (0 if r["strategy"] == "zero_shot" else budget) for r in doc["runs"]), path
+    gpu = load_recipe(ROOT / "recipes" / "counting-2k.yaml")
+    assert gpu.recipe.budget == 2000 and gpu.recipe.model.path.endswith("Qwen2.5-VL-7B-Instruct")
+    res = resolve(gpu, check_data=False)
+    assert res.matrix.name == "published:qwen2.5-vl-7b" and res.target_id == "blink:Counting"
+    assert "blink:Counting" not in res.runs[0].allocation  # the planned mix never uses the target's data
+
+
+def test_verify_tiny_recipe():
+    loaded = load_recipe(ROOT / "recipes" / "verify-tiny.yaml")
+    r = loaded.recipe
+    assert r.model.is_tiny and r.model.cpu_threads == 1
+    assert r.strategies[:4] == ["pgf", "direct", "random", "uniform"] and len(r.seeds) == 2
+    res = resolve(loaded)
+    assert res.target_id == "synthetic:Counting" and res.eval_tasks == ["synthetic:Counting"]
+    assert r.evaluation.split == "test"  # the items that judge the mix chose nothing
+    runs = {(x.strategy, x.seed): x for x in res.runs}
+    assert len(runs) == 9 and runs[("direct", 0)].allocation == {"synthetic:Counting": 400}
+    assert all(t != "synthetic:Counting" for t in runs[("pgf", 0)].allocation)
+
+
+# ------------------------------------------------------------------ resolution
+def test_resolution_is_deterministic_and_seeded(tmp_path, matrix_csv):
+    loaded = recipe_from_dict(tiny_recipe(matrix_csv), tmp_path)
+    a, b = resolve(loaded), resolve(loaded)
+    assert a.recipe_hash == b.recipe_hash
+    assert [r.describe() for r in a.runs] == [r.describe() for r in b.runs]
+    runs = {(r.strategy, r.seed): r for r in a.runs}
+    assert runs[("direct", 0)].allocation == {"synthetic:Counting": 8}
+    assert "synthetic:Counting" not in runs[("pgf", 0)].allocation
+    assert sum(runs[("pgf", 1)].allocation.values()) == 8
+    assert runs[("zero_shot", None)].allocation == {}
+    assert runs[("pgf", 0)].sampling_seeds["synthetic:Spatial_Relation"] == sampling_seed(0, "pgf", "synthetic:Spatial_Relation")
+    assert runs[("pgf", 0)].sampling_seeds != runs[("pgf", 1)].sampling_seeds
+    # random uses as many sources as the planned mix unless planner.k says otherwise
+    assert len(runs[("random", 0)].allocation) == len(runs[("pgf", 0)].allocation)
+    # adding a seed or a baseline keeps the hash (finished runs are reused); training changes it
+    more = recipe_from_dict(tiny_recipe(matrix_csv, seeds=[0, 1, 2], baselines=["direct", "zero_shot"]), tmp_path)
+    assert resolve(more).recipe_hash == a.recipe_hash
+    other = recipe_from_dict(tiny_recipe(matrix_csv, budget=16), tmp_path)
+    assert resolve(other).recipe_hash != a.recipe_hash
+
+
+def test_plan_file_as_mixture(tmp_path, matrix_csv, capsys):
+    plan = tmp_path / "plan.yaml"
+    main(["plan", "-t", "counting", "-b", "8", "-m", str(matrix_csv), "--saturation", "4", "--out", str(plan),
+          "--format", "json"])
+    capsys.readouterr()
+    loaded = recipe_from_dict(tiny_recipe(matrix_csv, matrix=None, mixture={"plan": "plan.yaml"}), tmp_path)
+    res = resolve(loaded)
+    planned = yaml.safe_load(plan.read_text())["allocation"]
+    assert res.runs[0].strategy == "pgf"
+    assert res.runs[0].allocation == {k: v for k, v in planned.items()}
+
+
+# ------------------------------------------------------------------ bad input
+def _fails(args, capsys, match):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err, err
+    assert err.count("\n") == 1
+
+
+def test_schema_errors_name_the_key_path(tmp_path, matrix_csv, capsys):
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, training={"rank": 0}))
+    _fails(["train", str(p), "--validate"], capsys, "training.rank")
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, evaluation={"n_itemz": 3}))
+    _fails(["train", str(p), "--validate"], capsys, "evaluation.n_itemz: unknown key")
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, baselines=["direct", "best_of_both"]))
+    _fails(["train", str(p), "--validate"], capsys, "unknown strategy 'best_of_both'")
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, budget="lots"))
+    _fails(["train", str(p), "--validate"], capsys, "budget")
+    doc = tiny_recipe(matrix_csv)
+    del doc["target"]
+    _fails(["train", str(write_recipe(tmp_path, doc)), "--validate"], capsys, "target: required key is missing")
+
+
+def test_plan_for_another_target_or_matrix_is_refused(tmp_path, matrix_csv, capsys):
+    plan = tmp_path / "plan.yaml"
+    main(["plan", "-t", "Spatial_Relation", "-b", "8", "-m", str(matrix_csv), "--out", str(plan), "--format", "json"])
+    capsys.readouterr()
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, mixture={"plan": "plan.yaml"}))
+    _fails(["train", str(p), "--out", str(tmp_path / "R")], capsys, "made for target 'synthetic:Spatial_Relation'")
+    main(["plan", "-t", "counting", "-b", "8", "-m", "published:qwen2.5-vl-7b", "--out", str(plan), "--format", "json"])
+    capsys.readouterr()
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, mixture={"plan": "plan.yaml"}))
+    _fails(["train", str(p), "--validate"], capsys, "made for target 'Counting'")
+    doc = yaml.safe_load(plan.read_text())
+    doc.update(target="synthetic:Counting", matrix="elsewhere.csv", matrix_digest="0123456789abcdef",
+               allocation={"synthetic:Spatial_Relation": 8})
+    plan.write_text(yaml.safe_dump(doc))
+    _fails(["train", str(p), "--validate"], capsys, "was made from matrix 'elsewhere.csv'")
+    assert not (tmp_path / "R").exists()
+
+
+def _custom_task(tmp_path, n_train=3):
+    from PIL import Image
+
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    Image.new("RGB", (28, 28), "red").save(folder / "img.png")
+    for split, n in (("train", n_train), ("val", 4)):
+        rows = [{"id": f"{split}{i}", "images": ["img.png"], "question": "Which colour?",
+                 "choices": ["red", "blue", "green", "grey"], "answer": 0} for i in range(n)]
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "task.yaml").write_text(yaml.safe_dump({"name": "colours", "n_choices": 4,
+                                                      "splits": {"train": "train.jsonl", "val": "val.jsonl"}}))
+    return folder / "task.yaml"
+
+
+def test_budget_above_available_data(tmp_path, matrix_csv, capsys):
+    manifest = _custom_task(tmp_path)
+    doc = tiny_recipe(matrix_csv, tasks={"synthetic:Counting": f"custom:{manifest}"})
+    p = write_recipe(tmp_path, doc)
+    _fails(["train", str(p), "--out", str(tmp_path / "R")], capsys,
+           "but its train split has 3")
+    assert not (tmp_path / "R").exists()
+
+
+def test_output_folder_of_another_recipe_is_refused(tmp_path, matrix_csv, capsys):
+    from pgfselect.recipes.runner import RecipeRunner, write_resolved
+
+    first = recipe_from_dict(tiny_recipe(matrix_csv), tmp_path)
+    out = tmp_path / "R"
+    write_resolved(first, resolve(first), out)
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, budget=16))
+    before = (out / "recipe.yaml").read_text()
+    _fails(["train", str(p), "--out", str(out)], capsys, "holds runs of a different recipe")
+    assert (out / "recipe.yaml").read_text() == before
+    # --force accepts the folder (checked without training)
+    RecipeRunner(load_recipe(p), out, force=True).prepare()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("mine")
+    _fails(["train", str(p), "--out", str(tmp_path / "junk")], capsys, "not empty")
+
+
+def test_only_unknown_strategy(tmp_path, matrix_csv, capsys):
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, baselines=["direct"]))
+    _fails(["train", str(p), "--out", str(tmp_path / "R"), "--only", "uniform"], capsys, "not a strategy of this recipe")
+
+
+# ------------------------------------------------------------------ a real tiny run
+@pytest.mark.slow
+def test_train_compare_end_to_end_and_determinism(tmp_path, matrix_csv, capsys, monkeypatch):
+    monkeypatch.setenv("PGFSELECT_CACHE_DIR", str(tmp_path / "cache"))
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv))
+    out = tmp_path / "R"
+    main(["train", str(p), "--out", str(out), "--format", "json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["computed"] == 9 and summary["reused"] == 0
+    runs = sorted(out.glob("runs/*/*"))
+    assert len(runs) == 9
+    for run in runs:
+        for name in ("item_ids.jsonl", "metrics.json", "predictions.jsonl", "config.json", "versions.json"):
+            assert (run / name).is_file(), run / name
+    ids = [json.loads(line) for line in (out / "runs/pgf/seed_0/item_ids.jsonl").read_text().splitlines()]
+    cfg = json.loads((out / "runs/pgf/seed_0/config.json").read_text())
+    assert len(ids) == 8 and {i["task"] for i in ids} == set(cfg["allocation"])
+    assert (out / "runs/zero_shot/base/item_ids.jsonl").read_text() == ""
+    assert len((out / "runs/direct/seed_1/predictions.jsonl").read_text().splitlines()) == 8
+
+    main(["compare", str(out), "--format", "json"])
+    rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"pgf", "direct", "random", "uniform", "zero_shot"} == set(rows)
+    for s in ("pgf", "direct", "random", "uniform"):
+        assert rows[s]["n_seeds"] == 2
+        assert rows[s]["ci_low"] <= rows[s]["mean"] <= rows[s]["ci_high"]
+    assert (out / "compare.png").is_file()
+
+    # rerun: everything reused, nothing retrained
+    main(["train", str(p), "--out", str(out), "--format", "json"])
+    assert json.loads(capsys.readouterr().out)["reused"] == 9
+
+    # same recipe and seed in a fresh folder, the tiny base built anew: identical item ids,
+    # metrics and predictions (CPU)
+    again = tmp_path / "R2"
+    main(["train", str(p), "--out", str(again), "--only", "pgf", "--cache-dir", str(tmp_path / "cache2"),
+          "--format", "json", "--quiet"])
+    capsys.readouterr()
+    for run in ("pgf/seed_0", "pgf/seed_1"):
+        a, b = out / "runs" / run, again / "runs" / run
+        assert (a / "item_ids.jsonl").read_text() == (b / "item_ids.jsonl").read_text()
+        assert (a / "predictions.jsonl").read_text() == (b / "predictions.jsonl").read_text()
+        m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
+        for m in (m1, m2):
+            m["train"].pop("train_seconds")
+            m.pop("eval_seconds")
+        assert m1 == m2
