@@ -165,3 +165,24 @@ def test_out_of_memory_suggests_a_smaller_batch(shared, monkeypatch, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "out of memory" in err and "lower training.batch_size" in err
+
+
+def test_adaptive_measures_suggested_sources_only(shared):
+    """--adaptive: suggest → measure → refit, within --max-finetunes, reusing the shared cells."""
+    out = shared["root"] / "adaptive"
+    try:
+        main(["measure", str(shared["cfg"]), "--out", str(out), "--adaptive", "--target", "counting",
+              "--max-finetunes", "1", "--prior", "published:qwen2.5-vl-3b", "--budget", "100", "--quiet"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    doc = json.loads((out / "adaptive.json").read_text())
+    assert doc["target"] == "synthetic:Counting"
+    first, last = doc["steps"][0], doc["steps"][-1]
+    assert first["measured"] == [] and first["next"]["source"] != "synthetic:Counting"
+    assert last["measured"] == [first["next"]["source"]] and "max-finetunes 1" in last["stopped"]
+    m = load(out)
+    assert m.sources == (first["next"]["source"],)  # only the suggested source was finetuned
+    with pytest.raises(SystemExit) as exc:
+        main(["measure", str(shared["cfg"]), "--out", str(out), "--adaptive", "--target", "counting",
+              "--max-finetunes", "1"])
+    assert exc.value.code == 2  # nothing measured and no prior: says what is needed

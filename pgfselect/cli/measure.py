@@ -22,9 +22,17 @@ from .common import console, echo_json, format_option, quiet_option
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where built tiny bases are cached (default: the output folder, or $PGFSELECT_CACHE_DIR).")
 @click.option("--dry-run", is_flag=True, help="Validate the config and list the cells to run; train nothing.")
+@click.option("--adaptive", is_flag=True, help="Measure only the sources that matter for --target: suggest → "
+              "measure (all seeds) → refit, until --max-finetunes or the plan stops changing.")
+@click.option("--target", default=None, help="With --adaptive: the target task.")
+@click.option("--max-finetunes", type=int, default=None, help="With --adaptive: most new sources to finetune.")
+@click.option("--prior", "priors", multiple=True, metavar="MATRIX",
+              help="With --adaptive: other matrices (e.g. published:qwen2.5-vl-3b) used to predict and rank.")
+@click.option("--budget", default="2k", show_default=True, help="With --adaptive: the budget the plan is made for.")
 @format_option
 @quiet_option
-def measure(config, out_dir, executor, address, force, cache_dir, dry_run, fmt, quiet):
+def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adaptive, target, max_finetunes,
+            priors, budget, fmt, quiet):
     """Measure the PGF matrix of CONFIG's model on CONFIG's tasks.
 
     Evaluates the model zero-shot, finetunes one adapter per (source task, seed) with TRL and
@@ -37,6 +45,8 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, fmt, 
       pgfselect measure recipes/measure-tiny.yaml --out runs/tiny
       pgfselect analyze --matrix runs/tiny
       pgfselect measure recipes/measure-synthetic.yaml --out runs/grid --executor ray --address auto
+      pgfselect measure recipes/measure-synthetic.yaml --out runs/ct --adaptive --target counting \\
+          --max-finetunes 4 --prior published:qwen2.5-vl-3b
     """
     from ..measure.cache import CellCache
     from ..measure.config import load_config
@@ -59,6 +69,15 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, fmt, 
     from ..measure.engine import measure as run_measure
     from ..measure.executors import make_executor
 
+    if adaptive:
+        _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, make_executor(executor, address),
+                  force, cache_dir, fmt, quiet)
+        return
+    if target or max_finetunes or priors:
+        from ..errors import PGFSelectError
+
+        raise PGFSelectError("--target, --max-finetunes and --prior go with --adaptive")
+
     summary = run_measure(cfg, out_dir, executor=make_executor(executor, address), force=force,
                           cache_dir=cache_dir, show_progress=not quiet and fmt != "json")
     if fmt == "json":
@@ -73,3 +92,27 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, fmt, 
         click.echo(f"error: cell {f['cell']} failed: {f['error']}", err=True)
     if summary.failed:
         sys.exit(1)
+
+
+def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, force, cache_dir, fmt, quiet):
+    from ..errors import PGFSelectError
+    from ..matrix import load
+    from ..measure.adaptive import measure_adaptive
+
+    if not target or max_finetunes is None:
+        raise PGFSelectError("--adaptive needs --target and --max-finetunes")
+    say = (lambda msg: None) if quiet or fmt == "json" else (lambda msg: click.echo(msg, err=True))
+    doc = measure_adaptive(cfg, out_dir, target, max_finetunes, priors=[load(p) for p in priors], budget=budget,
+                           executor=executor, force=force, cache_dir=cache_dir,
+                           show_progress=not quiet and fmt != "json", log=say)
+    if fmt == "json":
+        echo_json(doc)
+        return
+    last = doc["steps"][-1]
+    click.echo(f"adaptive measurement for {doc['target']}: {len(last['measured'])} source(s) measured "
+               f"({doc['finetunes']} finetunes); {last['stopped']}")
+    plan = last["plan"] or {}
+    if "allocation" in plan:
+        click.echo("plan: " + ", ".join(f"{s} {n}" for s, n in plan["allocation"].items()))
+    elif "error" in plan:
+        click.echo(f"no plan yet: {plan['error']}")
