@@ -7,17 +7,9 @@ import sys
 import pytest
 import yaml
 
-from pgfselect.cli import main
 
 
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from clirun import run_cli as run
 
 
 def test_plan_json_keys(capsys):

@@ -1,7 +1,5 @@
 """The PGF matrix: formula from counts, published data, statistics, I/O and bad files."""
 
-import json
-
 import numpy as np
 import pytest
 

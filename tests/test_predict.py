@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from pgfselect.cli import main
 from pgfselect.errors import PGFSelectError
 from pgfselect.matrix import MEASURED, UNMEASURED, PGFMatrix, load
 from pgfselect.predict import MatrixCompleter, complete, empty_like, suggest
@@ -36,14 +35,7 @@ def random_observed(n, frac, rng):
     return obs
 
 
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from clirun import run_cli as run
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from pgfselect.analysis import analyze
-from pgfselect.cli import main
 from pgfselect.matrix import PGFMatrix
 from pgfselect.report import alias, file_slugs, graph_data, render, transfer_graph_html
 
@@ -24,14 +23,7 @@ def small(name="small", tasks=("Counting", "Jigsaw", "custom:Thing")):
     return analyze(m)
 
 
-def run_cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from clirun import run_cli
 
 
 def graph_json(html: str) -> dict:

@@ -6,18 +6,10 @@ import json
 import pytest
 from PIL import Image
 
-from pgfselect.cli import main
 from pgfselect.names import BLINK_TASKS
 
 
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from clirun import run_cli as run
 
 
 def test_list_json_has_every_task(capsys):

@@ -99,7 +99,7 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
       pgfselect plan -t OL -b 2k --strategy paper --format json --out plan.yaml
     """
     from ..matrix import load
-    from ..plan import MixturePlanner, write_plan
+    from ..plan import MixturePlanner
 
     if out:
         from ..fileio import check_writable

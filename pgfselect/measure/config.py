@@ -182,12 +182,9 @@ class MeasureConfig(_Strict):
 
     def task(self, task_id: str):
         """The registry task for ``task_id``, with this config's task options."""
-        from ..tasks import get_task
-        from ..tasks.registry import split_id
+        from ..tasks.registry import task_with_options
 
-        source = split_id(task_id)[0]
-        opts = {**self.task_options.get(source, {}), **self.task_options.get(task_id, {})}
-        return get_task(task_id, **opts)
+        return task_with_options(task_id, self.task_options)
 
     @property
     def source_tasks(self) -> list[str]:

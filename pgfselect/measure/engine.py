@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PGFSelectError
+from ..progress import Progress
 from ..fileio import atomic_write, check_writable, package_versions
 from .cache import Cell, CellCache
 from .config import MeasureConfig
@@ -127,7 +128,7 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     cells = cells_of(cfg)
     todo = [c for c in cells if cache.get(c) is None]
     summary = MeasureSummary(str(out_dir), chash, total=len(cells), reused=len(cells) - len(todo), computed=0)
-    with _Progress(show_progress, len(cells), summary.reused) as progress:
+    with Progress("measure", "cells", show_progress, len(cells), summary.reused) as progress:
         if todo:
             from .models import prepare_base
 
@@ -143,7 +144,7 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
                     cache.put_failed(cell, record["error"])
                     summary.failed.append({"cell": str(cell), "error": record["error"]})
                     progress.log(f"[red]cell {cell} failed[/]: {record['error']}")
-                progress.advance(str(cell))
+                progress.advance(f"last: {cell}")
     summary.matrix = str(write_outputs(cfg, cache, out_dir))
     summary.seconds = round(time.perf_counter() - start, 2)
     atomic_write(out_dir / "run.json", json.dumps({
@@ -215,37 +216,3 @@ def _prediction_rows(source: str, seed: str, rec: dict) -> list[dict]:
     return [{"seed": seed, "source": source, "target": target, "item_id": p["id"], "answer": p["answer"],
              "pred": p["pred"], "correct": p["correct"]}
             for target, res in rec["results"].items() for p in res["predictions"]]
-
-
-class _Progress:
-    """Cells done/total with elapsed time and ETA (rich, on stderr); silent when disabled."""
-
-    def __init__(self, enabled: bool, total: int, done: int):
-        self.enabled, self.total, self.done = enabled, total, done
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
-
-            self._p = Progress(TextColumn("measure"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
-                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                               TextColumn("{task.description}"), console=Console(stderr=True))
-            self._p.__enter__()
-            self._task = self._p.add_task("", total=self.total, completed=self.done)
-            if self.done:
-                self.log(f"reusing {self.done} of {self.total} finished cells")
-        return self
-
-    def log(self, msg: str) -> None:
-        if self.enabled:
-            self._p.console.log(msg)
-
-    def advance(self, what: str) -> None:
-        if self.enabled:
-            self._p.update(self._task, advance=1, description=f"last: {what}")
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._p.__exit__(*exc)

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..errors import PGFSelectError
+from ..progress import Progress
 from ..fileio import atomic_write, check_writable, package_versions
 from .resolve import Resolution, RunSpec, resolve
 from .schema import LoadedRecipe
@@ -102,11 +103,11 @@ class RecipeRunner:
         selected = self.selected_
         todo = [r for r in selected if self.finished(r, res.recipe_hash) is None]
         done = {r.key: "reused" for r in selected if r not in todo}
-        with _Progress(self.progress, len(selected), len(selected) - len(todo)) as progress:
+        with Progress("train", "runs", self.progress, len(selected), len(selected) - len(todo)) as progress:
             if todo:
                 session, eval_items = self._session(res, progress.log)
                 for run in todo:
-                    progress.describe(f"{run.strategy} seed {run.seed}" if run.seed is not None else run.strategy)
+                    progress.describe("now: " + (f"{run.strategy} seed {run.seed}" if run.seed is not None else run.strategy))
                     self._run_one(session, eval_items, res, run)
                     done[run.key] = "computed"
                     progress.advance()
@@ -228,41 +229,3 @@ def write_resolved(loaded: LoadedRecipe, res: Resolution, out_dir: Path) -> None
 
 def _write_jsonl(path: Path, rows) -> None:
     atomic_write(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-
-
-class _Progress:
-    """Runs done/total with elapsed time and ETA (rich, on stderr); silent when disabled."""
-
-    def __init__(self, enabled: bool, total: int, done: int):
-        self.enabled, self.total, self.done = enabled, total, done
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
-
-            self._p = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                               TextColumn("{task.description}"), console=Console(stderr=True))
-            self._p.__enter__()
-            self._task = self._p.add_task("", total=self.total, completed=self.done)
-            if self.done:
-                self.log(f"reusing {self.done} of {self.total} finished runs")
-        return self
-
-    def log(self, msg: str) -> None:
-        if self.enabled:
-            self._p.console.log(msg)
-
-    def describe(self, what: str) -> None:
-        if self.enabled:
-            self._p.update(self._task, description=f"now: {what}")
-
-    def advance(self) -> None:
-        if self.enabled:
-            self._p.update(self._task, advance=1)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._p.__exit__(*exc)

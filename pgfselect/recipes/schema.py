@@ -195,12 +195,9 @@ class Recipe(_Strict):
     # ------------------------------------------------------------------ derived
     def task(self, task_id: str):
         """The registry task for ``task_id`` with this recipe's task options."""
-        from ..tasks import get_task
-        from ..tasks.registry import split_id
+        from ..tasks.registry import task_with_options
 
-        source = split_id(task_id)[0]
-        opts = {**self.task_options.get(source, {}), **self.task_options.get(task_id, {})}
-        return get_task(task_id, **opts)
+        return task_with_options(task_id, self.task_options)
 
     @property
     def strategies(self) -> list[str]:

@@ -136,6 +136,13 @@ def split_id(task_id: str) -> tuple[str, str]:
     return source, name.strip()
 
 
+def task_with_options(task_id: str, task_options: dict) -> "Task":
+    """``get_task`` with options from a config's ``task_options``, keyed by a task source
+    ("blink") or a task id; the id's own options win."""
+    source = split_id(task_id)[0]
+    return get_task(task_id, **{**task_options.get(source, {}), **task_options.get(task_id, {})})
+
+
 def get_task(task_id: str, **options) -> Task:
     """Resolve ``task_id`` to a :class:`Task`.
 

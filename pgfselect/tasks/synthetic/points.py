@@ -84,7 +84,6 @@ def relative_reflectance(rng, target, size, difficulty):
     light = 1.0 + (0.15 + 0.55 * difficulty) * (np.cos(theta) * x + np.sin(theta) * y) * 2
     tint = np.asarray(rng.uniform(0.85, 1.0, size=3), dtype=np.float32)
     img = to_image((albedo * light)[..., None] * tint * 255)
-    draw = ImageDraw.Draw(img)
     for label, centre in zip("AB", centres):
         draw_mark(img, label, *centre, size)
     img = add_noise(img, rng, 8 * difficulty)
