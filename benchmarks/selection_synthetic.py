@@ -27,7 +27,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 STRATEGIES = ["random", "uniform", "best_single", "direct", "zero_shot"]
 
 
@@ -83,6 +82,8 @@ def select_stage(args, targets: list[str]) -> None:
 def report_stage(args, targets: list[str]) -> dict:
     from pgfselect.compare import compare, load_runs, plot
 
+    results = args.results
+    results.mkdir(parents=True, exist_ok=True)
     out = {"budget": args.budget, "seeds": args.seeds, "matrix": str(args.work / "matrix"),
            "evaluation": {"split": "test", "n_items": args.eval_items}, "targets": {}}
     for target in targets:
@@ -92,13 +93,12 @@ def report_stage(args, targets: list[str]) -> dict:
         rows = compare(load_runs([folder]))
         out["targets"][target] = {r["strategy"]: {k: r.get(k) for k in ("mean", "ci_low", "ci_high", "n_seeds")}
                                   for r in rows}
-        plot(rows, RESULTS / f"selection_synthetic_{target}.png", title=f"synthetic {target}, budget {args.budget}")
+        plot(rows, results / f"selection_synthetic_{target}.png", title=f"synthetic {target}, budget {args.budget}")
     out["wins"] = _wins(out["targets"])
     matrix_csv = args.work / "matrix" / "matrix.csv"
     if matrix_csv.is_file():
-        (RESULTS / "selection_synthetic_matrix.csv").write_text(matrix_csv.read_text())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "selection_synthetic.json").write_text(json.dumps(out, indent=1))
+        (results / "selection_synthetic_matrix.csv").write_text(matrix_csv.read_text())
+    (results / "selection_synthetic.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out["wins"], indent=1))
     return out
 
@@ -125,6 +125,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", choices=["measure", "select", "report", "all"], default="all")
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "selection")
+    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
+                    help="where the JSON, the matrix copy and the plots go")
     ap.add_argument("--measure-config", default=str(ROOT / "recipes" / "measure-synthetic.yaml"))
     ap.add_argument("--targets", default="all", help="comma-separated BLINK names, or all")
     ap.add_argument("--budget", type=int, default=2000)
