@@ -164,3 +164,16 @@ def test_cli_missing_config_and_help(tmp_path, capsys):
     assert code == 2 and "not found" in out.err
     main(["measure", "--help"])
     assert "Example:" in capsys.readouterr().out
+
+
+def test_initializer_range_is_for_tiny_models_only(tmp_path):
+    from pgfselect.measure.config import ModelConfig
+
+    assert ModelConfig(path="tiny:t64", initializer_range=0.1).initializer_range == 0.1
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="initializer_range applies only to tiny"):
+        ModelConfig(path=str(ckpt), initializer_range=0.1)
+    with pytest.raises(ValueError):
+        ModelConfig(path="tiny:t64", initializer_range=0)

@@ -91,8 +91,10 @@ def detect_runtime(cfg: ModelConfig) -> Runtime:
 
 
 # ------------------------------------------------------------------ tiny model
-def build_tiny(size: str, texts: list[str], out_dir: str | Path, seed: int = 0) -> Path:
-    """Build a random tiny Qwen2.5-VL with a BPE tokenizer trained on ``texts``; save to ``out_dir``."""
+def build_tiny(size: str, texts: list[str], out_dir: str | Path, seed: int = 0,
+               initializer_range: float | None = None) -> Path:
+    """Build a random tiny Qwen2.5-VL with a BPE tokenizer trained on ``texts``; save to ``out_dir``.
+    ``initializer_range``: weight-init std (None: transformers' default, 0.02)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -114,19 +116,20 @@ def build_tiny(size: str, texts: list[str], out_dir: str | Path, seed: int = 0) 
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     h, heads = spec["hidden"], spec["heads"]
+    init = {} if initializer_range is None else {"initializer_range": initializer_range}
     cfg = Qwen2_5_VLConfig(
         text_config=dict(vocab_size=len(tokenizer), hidden_size=h, intermediate_size=2 * h,
                          num_hidden_layers=spec["layers"], num_attention_heads=heads, num_key_value_heads=heads,
                          max_position_embeddings=4096,
                          rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": spec["mrope"]},
                          bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
-                         pad_token_id=ids["<|endoftext|>"]),
+                         pad_token_id=ids["<|endoftext|>"], **init),
         vision_config=dict(depth=spec["vision_depth"], hidden_size=h, intermediate_size=2 * h, num_heads=heads,
                            out_hidden_size=h, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
-                           window_size=112, fullatt_block_indexes=[spec["vision_depth"] - 1]),
+                           window_size=112, fullatt_block_indexes=[spec["vision_depth"] - 1], **init),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=True)
+        tie_word_embeddings=True, **init)
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(cfg)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
@@ -185,7 +188,8 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
     tasks = sorted(tasks, key=lambda t: t.id)
     items = [it for task in tasks for it in task.items("train", n=warm.examples_per_task, seed=warm.seed)]
     raw = out / "random"
-    build_tiny(cfg.path[len(TINY_PREFIX):], [prompt_text_for_tokenizer(it) for it in items], raw, seed=warm.seed)
+    build_tiny(cfg.path[len(TINY_PREFIX):], [prompt_text_for_tokenizer(it) for it in items], raw, seed=warm.seed,
+               initializer_range=cfg.initializer_range)
     if warm.steps:
         training = TrainingConfig(method="full", learning_rate=warm.learning_rate, max_steps=warm.steps,
                                   batch_size=warm.batch_size, lr_scheduler="constant_with_warmup",
