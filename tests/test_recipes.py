@@ -132,7 +132,7 @@ def test_plan_file_as_mixture(tmp_path, matrix_csv, capsys):
 
 
 # ------------------------------------------------------------------ bad input
-def _fails(args, capsys, match):
+def check_fails(args, capsys, match):
     with pytest.raises(SystemExit) as exc:
         main(args)
     assert exc.value.code == 2
@@ -143,16 +143,16 @@ def _fails(args, capsys, match):
 
 def test_schema_errors_name_the_key_path(tmp_path, matrix_csv, capsys):
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, training={"rank": 0}))
-    _fails(["train", str(p), "--validate"], capsys, "training.rank")
+    check_fails(["train", str(p), "--validate"], capsys, "training.rank")
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, evaluation={"n_itemz": 3}))
-    _fails(["train", str(p), "--validate"], capsys, "evaluation.n_itemz: unknown key")
+    check_fails(["train", str(p), "--validate"], capsys, "evaluation.n_itemz: unknown key")
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, baselines=["direct", "best_of_both"]))
-    _fails(["train", str(p), "--validate"], capsys, "unknown strategy 'best_of_both'")
+    check_fails(["train", str(p), "--validate"], capsys, "unknown strategy 'best_of_both'")
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, budget="lots"))
-    _fails(["train", str(p), "--validate"], capsys, "budget")
+    check_fails(["train", str(p), "--validate"], capsys, "budget")
     doc = tiny_recipe(matrix_csv)
     del doc["target"]
-    _fails(["train", str(write_recipe(tmp_path, doc)), "--validate"], capsys, "target: required key is missing")
+    check_fails(["train", str(write_recipe(tmp_path, doc)), "--validate"], capsys, "target: required key is missing")
 
 
 def test_plan_for_another_target_or_matrix_is_refused(tmp_path, matrix_csv, capsys):
@@ -160,16 +160,16 @@ def test_plan_for_another_target_or_matrix_is_refused(tmp_path, matrix_csv, caps
     main(["plan", "-t", "Spatial_Relation", "-b", "8", "-m", str(matrix_csv), "--out", str(plan), "--format", "json"])
     capsys.readouterr()
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, mixture={"plan": "plan.yaml"}))
-    _fails(["train", str(p), "--out", str(tmp_path / "R")], capsys, "made for target 'synthetic:Spatial_Relation'")
+    check_fails(["train", str(p), "--out", str(tmp_path / "R")], capsys, "made for target 'synthetic:Spatial_Relation'")
     main(["plan", "-t", "counting", "-b", "8", "-m", "published:qwen2.5-vl-7b", "--out", str(plan), "--format", "json"])
     capsys.readouterr()
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, mixture={"plan": "plan.yaml"}))
-    _fails(["train", str(p), "--validate"], capsys, "made for target 'Counting'")
+    check_fails(["train", str(p), "--validate"], capsys, "made for target 'Counting'")
     doc = yaml.safe_load(plan.read_text())
     doc.update(target="synthetic:Counting", matrix="elsewhere.csv", matrix_digest="0123456789abcdef",
                allocation={"synthetic:Spatial_Relation": 8})
     plan.write_text(yaml.safe_dump(doc))
-    _fails(["train", str(p), "--validate"], capsys, "was made from matrix 'elsewhere.csv'")
+    check_fails(["train", str(p), "--validate"], capsys, "was made from matrix 'elsewhere.csv'")
     assert not (tmp_path / "R").exists()
 
 
@@ -192,7 +192,7 @@ def test_budget_above_available_data(tmp_path, matrix_csv, capsys):
     manifest = _custom_task(tmp_path)
     doc = tiny_recipe(matrix_csv, tasks={"synthetic:Counting": f"custom:{manifest}"})
     p = write_recipe(tmp_path, doc)
-    _fails(["train", str(p), "--out", str(tmp_path / "R")], capsys,
+    check_fails(["train", str(p), "--out", str(tmp_path / "R")], capsys,
            "but its train split has 3")
     assert not (tmp_path / "R").exists()
 
@@ -205,18 +205,18 @@ def test_output_folder_of_another_recipe_is_refused(tmp_path, matrix_csv, capsys
     write_resolved(first, resolve(first), out)
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, budget=16))
     before = (out / "recipe.yaml").read_text()
-    _fails(["train", str(p), "--out", str(out)], capsys, "holds runs of a different recipe")
+    check_fails(["train", str(p), "--out", str(out)], capsys, "holds runs of a different recipe")
     assert (out / "recipe.yaml").read_text() == before
     # --force accepts the folder (checked without training)
     RecipeRunner(load_recipe(p), out, force=True).prepare()
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.txt").write_text("mine")
-    _fails(["train", str(p), "--out", str(tmp_path / "junk")], capsys, "not empty")
+    check_fails(["train", str(p), "--out", str(tmp_path / "junk")], capsys, "not empty")
 
 
 def test_only_unknown_strategy(tmp_path, matrix_csv, capsys):
     p = write_recipe(tmp_path, tiny_recipe(matrix_csv, baselines=["direct"]))
-    _fails(["train", str(p), "--out", str(tmp_path / "R"), "--only", "uniform"], capsys, "not a strategy of this recipe")
+    check_fails(["train", str(p), "--out", str(tmp_path / "R"), "--only", "uniform"], capsys, "not a strategy of this recipe")
 
 
 # ------------------------------------------------------------------ a real tiny run

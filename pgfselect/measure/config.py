@@ -216,13 +216,13 @@ def _prompt_version() -> str:
 
 
 # ------------------------------------------------------------------ loading and errors
-def load_config(path: str | Path, cls: type[BaseModel] = MeasureConfig) -> BaseModel:
-    """Read a YAML config and validate it; errors name the file and the key path."""
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
+    """A YAML file whose top level is a mapping; errors name the file (and the line)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise PGFSelectError(f"config file {str(path)!r} not found")
+        raise PGFSelectError(f"{what} file {str(path)!r} not found")
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -230,8 +230,13 @@ def load_config(path: str | Path, cls: type[BaseModel] = MeasureConfig) -> BaseM
         where = f" at line {mark.line + 1}" if mark else ""
         raise PGFSelectError(f"{path}: not valid YAML{where}") from None
     if not isinstance(doc, dict):
-        raise PGFSelectError(f"{path}: expected a mapping of settings at the top level")
-    return validate_config(doc, cls, where=str(path))
+        raise PGFSelectError(f"{path}: expected a mapping of {what} settings at the top level")
+    return doc
+
+
+def load_config(path: str | Path, cls: type[BaseModel] = MeasureConfig) -> BaseModel:
+    """Read a YAML config and validate it; errors name the file and the key path."""
+    return validate_config(read_yaml_mapping(path, "config"), cls, where=str(path))
 
 
 def validate_config(doc: dict, cls: type[BaseModel] = MeasureConfig, where: str = "config") -> BaseModel:

@@ -23,7 +23,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import PGFSelectError
-from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, validate_config
+from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, read_yaml_mapping, validate_config
 from ..plan.budget import parse_examples
 
 # Strategies a recipe can run. Planned ones go through MixturePlanner on the recipe's matrix.
@@ -236,19 +236,8 @@ class LoadedRecipe:
 
 def load_recipe(path: str | Path) -> LoadedRecipe:
     """Read and validate a recipe file; errors name the file and the key path."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise PGFSelectError(f"recipe file {str(path)!r} not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PGFSelectError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(doc, dict):
-        raise PGFSelectError(f"{path}: expected a mapping of recipe settings at the top level")
+    doc = read_yaml_mapping(path, "recipe")
     return LoadedRecipe(validate_config(doc, Recipe, where=str(path)), path.resolve().parent, str(path))
 
 
