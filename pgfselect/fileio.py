@@ -55,3 +55,26 @@ def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "c
         except PackageNotFoundError:
             pass
     return out
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str = "config", not_mapping: str | None = None) -> dict:
+    """A YAML file whose top level is a mapping. Errors name the file, and the line for YAML
+    syntax; ``not_mapping`` replaces the message for a file that is not a mapping."""
+    import yaml
+
+    from .errors import PGFSelectError
+
+    path = Path(path)
+    if not path.is_file():
+        raise PGFSelectError(f"{what} file {str(path)!r} not found")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise PGFSelectError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PGFSelectError(f"{path}: cannot read {what} file: {exc}") from None
+    if not isinstance(doc, dict):
+        raise PGFSelectError(f"{path}: {not_mapping or f'expected a mapping of {what} settings at the top level'}")
+    return doc

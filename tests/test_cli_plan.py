@@ -123,3 +123,15 @@ def test_plan_complete_predicts_unmeasured_cells(tmp_path, capsys, reference_dir
     assert set(d["predicted_inputs"]) == {"Jigsaw", "Spatial_Relation"}
     assert d["pgf"]["Jigsaw"]["Counting"]["predicted"] is True
     assert d["pgf"]["Object_Localization"]["Counting"]["predicted"] is False
+
+
+def test_available_file_caps_sources(tmp_path, capsys):
+    caps = tmp_path / "available.yaml"
+    caps.write_text("Object_Localization: 300\nSpatial_Relation: 250\n")
+    code, out, _ = run(["plan", "-t", "counting", "-b", "500", "--available-file", str(caps), "--format", "json"], capsys)
+    alloc = json.loads(out)["allocation"]
+    assert code == 0 and sum(alloc.values()) == 500
+    assert alloc["Spatial_Relation"] <= 250 and alloc["Object_Localization"] <= 300
+    caps.write_text("- not a mapping\n")
+    code, _, err = run(["plan", "-t", "counting", "-b", "500", "--available-file", str(caps)], capsys)
+    assert code == 2 and "must map source names to example counts" in err

@@ -40,16 +40,10 @@ def _target_weights(values) -> dict:
 def _available(values, path) -> dict:
     avail = {}
     if path:
-        import yaml
+        from ..fileio import read_yaml_mapping
 
-        try:
-            doc = yaml.safe_load(open(path))
-        except OSError as exc:
-            raise PGFSelectError(f"cannot read --available-file {path!r}: {exc.strerror}") from None
-        except yaml.YAMLError:
-            raise PGFSelectError(f"--available-file {path!r} is not valid YAML") from None
-        if not isinstance(doc, dict):
-            raise PGFSelectError(f"--available-file {path!r} must map source names to example counts")
+        doc = read_yaml_mapping(path, "--available-file", not_mapping="--available-file must map source "
+                                "names to example counts")
         avail.update({str(k): v for k, v in doc.items()})
     avail.update(_pairs(values, "--available"))
     return avail

@@ -18,6 +18,7 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import PGFSelectError
+from ..fileio import read_yaml_mapping
 
 TINY_SIZES = ("t64", "t128")
 # transformers' SchedulerType values that need no extra arguments (listed here to avoid importing it)
@@ -216,24 +217,6 @@ def _prompt_version() -> str:
 
 
 # ------------------------------------------------------------------ loading and errors
-def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
-    """A YAML file whose top level is a mapping; errors name the file (and the line)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise PGFSelectError(f"{what} file {str(path)!r} not found")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PGFSelectError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(doc, dict):
-        raise PGFSelectError(f"{path}: expected a mapping of {what} settings at the top level")
-    return doc
-
-
 def load_config(path: str | Path, cls: type[BaseModel] = MeasureConfig) -> BaseModel:
     """Read a YAML config and validate it; errors name the file and the key path."""
     return validate_config(read_yaml_mapping(path, "config"), cls, where=str(path))

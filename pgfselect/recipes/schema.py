@@ -23,7 +23,8 @@ from typing import Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from ..errors import PGFSelectError
-from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, read_yaml_mapping, validate_config
+from ..fileio import read_yaml_mapping
+from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, validate_config
 from ..plan.budget import parse_examples
 
 # Strategies a recipe can run. Planned ones go through MixturePlanner on the recipe's matrix.

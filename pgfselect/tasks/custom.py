@@ -36,6 +36,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import PGFSelectError
+from ..fileio import read_yaml_mapping
 from ..names import resolve
 from .loading import first_line, open_image, quiet_datasets, to_pil
 from .registry import SPLITS, Task, sample_pool
@@ -90,21 +91,9 @@ def _inside(base: Path, rel: str, where: str, what: str) -> Path:
 
 def load_manifest(path: str | os.PathLike) -> tuple[Manifest, Path]:
     """Parse and validate a manifest; errors name the file (and the line for YAML syntax)."""
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise PGFSelectError(f"custom task manifest {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise PGFSelectError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PGFSelectError(f"{path}: cannot read manifest: {exc}") from None
-    if not isinstance(data, dict):
-        raise PGFSelectError(f"{path}: a manifest must be a YAML mapping with name, n_choices and splits or dataset")
+    data = read_yaml_mapping(path, "custom task manifest", not_mapping="a manifest must be a YAML mapping "
+                             "with name, n_choices and splits or dataset")
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
