@@ -33,10 +33,12 @@ STRATEGIES = ["random", "uniform", "best_single", "direct", "zero_shot"]
 def measure_stage(args) -> Path:
     from pgfselect.measure.config import load_config
     from pgfselect.measure.engine import measure
+    from pgfselect.measure.executors import make_executor
 
     cfg = load_config(args.measure_config)
     out = args.work / "matrix"
-    summary = measure(cfg, out, cache_dir=args.work / "cache", show_progress=not args.quiet)
+    summary = measure(cfg, out, executor=make_executor(args.executor, None), cache_dir=args.work / "cache",
+                      show_progress=not args.quiet)
     print(f"matrix: {summary.matrix} ({summary.computed} cells computed, {summary.reused} reused, "
           f"{len(summary.failed)} failed, {summary.seconds:.0f} s)")
     return out
@@ -95,12 +97,77 @@ def report_stage(args, targets: list[str]) -> dict:
                                   for r in rows}
         plot(rows, results / f"selection_synthetic_{target}.png", title=f"synthetic {target}, budget {args.budget}")
     out["wins"] = _wins(out["targets"])
+    out["pgf_plans"] = {t: _pgf_allocation(args.work / "targets" / t) for t in out["targets"]}
     matrix_csv = args.work / "matrix" / "matrix.csv"
     if matrix_csv.is_file():
         (results / "selection_synthetic_matrix.csv").write_text(matrix_csv.read_text())
     (results / "selection_synthetic.json").write_text(json.dumps(out, indent=1))
+    (results / "selection_synthetic.md").write_text(markdown(out))
+    summary_plot(out, results / "selection_synthetic.png")
     print(json.dumps(out["wins"], indent=1))
     return out
+
+
+def _pgf_allocation(folder: Path) -> dict:
+    """The pgf mix of a target (the same plan for every seed)."""
+    for cfg in sorted(folder.glob("runs/pgf/seed_*/config.json")):
+        return {k.split(":", 1)[-1]: v for k, v in json.loads(cfg.read_text())["allocation"].items()}
+    return {}
+
+
+ORDER = ["zero_shot", "pgf", "random", "uniform", "best_single", "direct"]
+
+
+def markdown(out: dict) -> str:
+    """One table per target (accuracy on the test split, mean and 95% CI over seeds) and the goal counts."""
+    lines = [f"Budget {out['budget']} examples, seeds {out['seeds']}, {out['evaluation']['n_items']} test items "
+             "per target; accuracy mean [95% t-CI over seeds].", ""]
+    for target, rows in out["targets"].items():
+        plan = ", ".join(f"{k} {v}" for k, v in out["pgf_plans"].get(target, {}).items())
+        lines += [f"**{target}** (pgf mix: {plan or '-'})", "", "| strategy | accuracy | 95% CI | seeds |",
+                  "|---|---|---|---|"]
+        for strategy in ORDER:
+            r = rows.get(strategy)
+            if r and r["mean"] is not None:
+                ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+                lines.append(f"| {strategy} | {r['mean']:.3f} | {ci} | {r['n_seeds']} |")
+        lines.append("")
+    w = out["wins"]
+    lines.append(f"Goal counts over {w['targets']} targets: pgf beats random on {w['pgf_beats']['random']}, "
+                 f"uniform on {w['pgf_beats']['uniform']}, best_single on {w['pgf_beats']['best_single']}; "
+                 f"direct inside or below pgf's CI on {w['direct_inside_or_below_pgf_ci']}.")
+    return "\n".join(lines) + "\n"
+
+
+def summary_plot(out: dict, path: Path) -> None:
+    """Every target's strategies side by side (mean and 95% CI over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = list(out["targets"])
+    if not targets:
+        return
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(targets)), 4))
+    width = 0.8 / len(ORDER)
+    for k, strategy in enumerate(ORDER):
+        xs, ys, lo, hi = [], [], [], []
+        for i, t in enumerate(targets):
+            r = out["targets"][t].get(strategy)
+            if r and r["mean"] is not None:
+                xs.append(i + (k - len(ORDER) / 2 + 0.5) * width)
+                ys.append(r["mean"])
+                lo.append(r["mean"] - (r["ci_low"] if r["ci_low"] is not None else r["mean"]))
+                hi.append((r["ci_high"] if r["ci_high"] is not None else r["mean"]) - r["mean"])
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=strategy)
+    ax.set_xticks(range(len(targets)), [t.replace("_", "\n") for t in targets], fontsize=7)
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"synthetic selection study, budget {out['budget']}, seeds {out['seeds']}")
+    ax.legend(fontsize=7, ncol=len(ORDER))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _wins(targets: dict) -> dict:
@@ -128,6 +195,8 @@ def main():
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                     help="where the JSON, the matrix copy and the plots go")
     ap.add_argument("--measure-config", default=str(ROOT / "recipes" / "measure-synthetic.yaml"))
+    ap.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="measure stage: cells in this process, or as Ray tasks (one per core)")
     ap.add_argument("--targets", default="all", help="comma-separated BLINK names, or all")
     ap.add_argument("--budget", type=int, default=2000)
     ap.add_argument("--seeds", default="0,1,2")

@@ -77,12 +77,12 @@ def test_get_task_errors_suggest_the_fix():
         get_task("synthetic:Cuonting")
     with pytest.raises(PGFSelectError, match="unknown task source 'synth'"):
         get_task("synth:CT")
-    with pytest.raises(PGFSelectError, match="do not apply to synthetic tasks; allowed: size, difficulty, shuffle"):
+    with pytest.raises(PGFSelectError, match="do not apply to synthetic tasks; allowed: size, difficulty, shuffle, skill_cues"):
         get_task("synthetic:CT", local_path="x")
 
 
 @pytest.mark.parametrize("bad", [{"size": 0}, {"size": 10_000}, {"difficulty": 1.5}, {"difficulty": float("nan")},
-                                 {"shuffle": "yes"}])
+                                 {"shuffle": "yes"}, {"skill_cues": 1.5}, {"skill_cues": True}])
 def test_synthetic_options_are_validated(bad):
     with pytest.raises(PGFSelectError):
         get_task("synthetic:CT", **bad)
@@ -248,3 +248,33 @@ def test_tasks_package_does_not_import_torch():
             "bad = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _cue_letters(item, n_choices):
+    """The letter each skill square shows, read back from the pixels."""
+    from pgfselect.tasks.synthetic.primitives import MARK_COLOURS
+    from pgfselect.tasks.synthetic.skills import CUE_CELLS
+
+    img = np.asarray(item.images[0]).astype(int)
+    cell = img.shape[0] / 4
+    colours = np.array(list(MARK_COLOURS.values()))
+    out = {}
+    for skill, (row, col) in CUE_CELLS.items():
+        px = img[round(row * cell) + 1, round(col * cell) + 1]
+        out[skill] = int(np.abs(colours - px).sum(axis=1).argmin())
+    return out
+
+
+def test_skill_cues_show_the_answer_only_in_the_tasks_own_skill_squares():
+    task = get_task("synthetic:Relative_Depth", skill_cues=0.6)
+    plain = get_task("synthetic:Relative_Depth").items("val", n=200)
+    items = task.items("val", n=200)
+    assert [x.answer for x in items] == [x.answer for x in plain]  # answers and scenes unchanged
+    assert task.items("val", n=5)[4].images[0].tobytes() == items[4].images[0].tobytes()  # reproducible
+    agree = {skill: np.mean([_cue_letters(x, 2)[skill] == x.answer for x in items]) for skill in task.skills}
+    others = [np.mean([_cue_letters(x, 2)[s] == x.answer for x in items])
+              for s in _cue_letters(items[0], 2) if s not in task.skills]
+    # own squares: 0.6 + 0.4 / 2 = 0.8 expected; the others are coin flips
+    assert all(0.7 < a < 0.9 for a in agree.values()), agree
+    assert all(0.38 < a < 0.62 for a in others), others
+    assert task.options["skill_cues"] == 0.6 and "skill_cues" not in get_task("synthetic:RD").options

@@ -21,7 +21,7 @@ from ..registry import Task, blink_meta
 from ..schema import Item
 from . import correspondence, geometry, objects, points, textures  # noqa: F401  (fill GENERATORS)
 from .base import GENERATORS, Spec, multi_size
-from .skills import SKILLS, expected_overlap, skills_table
+from .skills import SKILLS, draw_skill_cues, expected_overlap, skills_table
 
 # Bump when any generator's output changes for the same (task, split, seed, index, options).
 GENERATOR_VERSION = "2"
@@ -41,14 +41,17 @@ class SyntheticTask(Task):
 
     Options: ``size`` (base image size in px, 28-448; 3-4 image tasks draw each image at half
     size), ``difficulty`` (0-1, default 0: distractors, noise, colour, subtler cues), ``shuffle`` (shuffle option
-    order per item; off by default because BLINK keeps options in a fixed order).
+    order per item; off by default because BLINK keeps options in a fixed order), ``skill_cues``
+    (0-1, default 0: off; see :func:`~pgfselect.tasks.synthetic.skills.draw_skill_cues`: the
+    probability that each of the task's skill squares shows the answer, which gives a tiny model
+    a transfer structure that follows the skills table).
     Default sizes: ``train`` 1000 items, ``val`` and ``test`` the BLINK val size of the task.
     """
 
     source = "synthetic"
 
     def __init__(self, name: str, size: int = DEFAULT_SIZE, difficulty: float = DEFAULT_DIFFICULTY,
-                 shuffle: bool = False):
+                 shuffle: bool = False, skill_cues: float = 0.0):
         if name not in GENERATORS:
             raise PGFSelectError(f"no synthetic generator for {name!r}; allowed: {', '.join(sorted(GENERATORS))}")
         if isinstance(size, bool) or not isinstance(size, int) or not 28 <= size <= 448:
@@ -58,10 +61,15 @@ class SyntheticTask(Task):
             raise PGFSelectError(f"difficulty {difficulty!r} must be a number in [0, 1]")
         if not isinstance(shuffle, bool):
             raise PGFSelectError(f"shuffle {shuffle!r} must be true or false")
+        if isinstance(skill_cues, bool) or not isinstance(skill_cues, (int, float)) \
+                or not math.isfinite(skill_cues) or not 0.0 <= skill_cues <= 1.0:
+            raise PGFSelectError(f"skill_cues {skill_cues!r} must be a number in [0, 1] (0: off)")
         self.spec = GENERATORS[name]
         super().__init__(name, **blink_meta(name), description=self.spec.summary,
-                         options={"size": size, "difficulty": float(difficulty), "shuffle": shuffle})
+                         options={"size": size, "difficulty": float(difficulty), "shuffle": shuffle,
+                                  **({"skill_cues": float(skill_cues)} if skill_cues else {})})
         self.size, self.difficulty, self.shuffle = size, float(difficulty), shuffle
+        self.skill_cues = float(skill_cues)
         self.skills = self.spec.skills
         self._entropy = int.from_bytes(
             hashlib.sha256(f"pgfselect/synthetic/{name}/v{GENERATOR_VERSION}".encode()).digest()[:8], "big")
@@ -91,6 +99,9 @@ class SyntheticTask(Task):
             choices = [choices[p] for p in perm]
             answer = int(np.flatnonzero(perm == answer)[0])
         assert len(choices) == self.n_choices and len(s.images) == self.n_images, self.name
+        if self.skill_cues:  # its own random stream: the items without cues stay as they were
+            draw_skill_cues(s.images[0], self.skills, answer, self.n_choices, self.skill_cues,
+                            self._rng(split, seed, 2, index))
         return Item(id=f"{self.id}/{split}/s{seed}/{index:06d}", images=s.images, question=s.question,
                     choices=choices, answer=answer, meta=s.meta)
 
