@@ -186,3 +186,14 @@ def test_adaptive_measures_suggested_sources_only(shared):
         main(["measure", str(shared["cfg"]), "--out", str(out), "--adaptive", "--target", "counting",
               "--max-finetunes", "1"])
     assert exc.value.code == 2  # nothing measured and no prior: says what is needed
+
+
+def test_an_empty_plan_never_stops_adaptive_measurement():
+    from pgfselect.measure.adaptive import plan_settled
+
+    a = {"allocation": {"synthetic:Counting": 100}}
+    assert plan_settled(a, {"allocation": {"synthetic:Counting": 100}})
+    assert not plan_settled(a, {"allocation": {"synthetic:Counting": 60, "synthetic:Jigsaw": 40}})
+    assert not plan_settled(a, None)
+    assert not plan_settled({"allocation": {}}, {"allocation": {}})  # "nothing helps" may be "not measured yet"
+    assert not plan_settled({"error": "no measured cell"}, {"error": "no measured cell"})

@@ -3,7 +3,7 @@
 Loop: ``suggest`` the next source for the target (from the partial matrix and the priors) →
 measure it on every seed (the engine's resumable cells) → refit → plan. Stops after
 ``max_finetunes`` new sources, when no source is left, or when the plan has not changed for
-``patience`` consecutive measurements. The partial matrix is written after every step
+``patience`` consecutive measurements (an empty plan never counts as settled). The partial matrix is written after every step
 (``OUT/matrix.csv``), and the steps to ``OUT/adaptive.json``, so a killed loop resumes.
 """
 
@@ -52,10 +52,7 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
             matrix = PGFMatrix.from_values(np.full((1, n, n), np.nan), cfg.tasks, cfg.tasks, model=summary.matrix or "")
         plan = _plan(matrix, target_id, budget, priors, MixturePlanner, complete)
         step = {"measured": list(measured), "plan": plan, "seconds": summary.seconds}
-        if plan is not None and previous is not None and plan.get("allocation") == previous.get("allocation"):
-            stable += 1
-        else:
-            stable = 0
+        stable = stable + 1 if plan_settled(plan, previous) else 0
         previous = plan
         new = len(measured) - len([s for s in (cfg.sources or []) if s != target_id])
         left = [c for c in candidates if c not in measured]
@@ -81,6 +78,13 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
         if reason is not None:
             log(f"adaptive: stopped: {reason}")
             return doc
+
+
+def plan_settled(plan: dict | None, previous: dict | None) -> bool:
+    """Whether one more measurement left the plan as it was. An empty plan ("no source helps")
+    never counts as settled: it may only mean the helpful sources are not measured yet."""
+    allocation = (plan or {}).get("allocation")
+    return bool(allocation) and previous is not None and allocation == previous.get("allocation")
 
 
 def _plan(matrix, target_id, budget, priors, MixturePlanner, complete):
