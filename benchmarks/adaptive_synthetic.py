@@ -49,6 +49,26 @@ def plan_value(allocation: dict, full, target: str, saturation: float, reference
                      for s, x in allocation.items()))
 
 
+def allocation_overlap(a: dict, b: dict, budget: int) -> float:
+    """Share of the budget two plans put on the same sources (1 = the same plan)."""
+    return sum(min(a.get(s, 0), b.get(s, 0)) for s in set(a) | set(b)) / budget
+
+
+def summarize(rows: dict, budget: int) -> dict:
+    for r in rows.values():
+        r["allocation_overlap"] = round(allocation_overlap(r["full_plan"], r["adaptive_plan"], budget), 4)
+    return {
+        "mean_finetunes": float(np.mean([r["finetunes"] for r in rows.values()])),
+        "same_plan": sum(r["same_sources_as_full_plan"] for r in rows.values()),
+        "mean_allocation_overlap": float(np.mean([r["allocation_overlap"] for r in rows.values()])),
+        "targets_overlap_ge_0.75": sum(r["allocation_overlap"] >= 0.75 for r in rows.values()),
+        "mean_regret": float(np.mean([r["regret"] for r in rows.values()])),
+        "mean_random_order_regret": float(np.mean([r["random_order_regret_mean"] for r in rows.values()
+                                                   if r["random_order_regret_mean"] is not None])),
+        "mean_value_full_plan": float(np.mean([r["value_full_plan"] for r in rows.values()])),
+    }
+
+
 def plan_on(matrix, target, budget, priors):
     from pgfselect.plan import MixturePlanner
     from pgfselect.predict import complete
@@ -127,21 +147,12 @@ def main():
         }
         print(f"{target}: {n_sources} sources, regret {regret:+.3f} "
               f"(random order {rows[target]['random_order_regret_mean']}), {rows[target]['stopped']}")
-    summary = {
-        "prior": args.prior, "budget": args.budget, "max_finetunes": args.max_finetunes, "grid": str(grid_dir),
-        "targets": rows,
-        "mean_finetunes": float(np.mean([r["finetunes"] for r in rows.values()])),
-        "full_grid_finetunes": 12 * len(cfg.seeds),
-        "same_plan": sum(r["same_sources_as_full_plan"] for r in rows.values()),
-        "mean_regret": float(np.mean([r["regret"] for r in rows.values()])),
-        "mean_random_order_regret": float(np.mean([r["random_order_regret_mean"] for r in rows.values()
-                                                   if r["random_order_regret_mean"] is not None])),
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+    summary = {"prior": args.prior, "patience": args.patience, "budget": args.budget,
+               "max_finetunes": args.max_finetunes, "grid": str(grid_dir), "targets": rows,
+               "full_grid_finetunes": 12 * len(cfg.seeds), **summarize(rows, args.budget),
+               "seconds": round(time.perf_counter() - start, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    summary["patience"] = args.patience
-    summary["mean_value_full_plan"] = float(np.mean([r["value_full_plan"] for r in rows.values()]))
     existing[f"{args.prior}, patience {args.patience}"] = summary
     args.out.write_text(json.dumps(existing, indent=1))
     print(json.dumps({k: v for k, v in summary.items() if k != "targets"}, indent=1))
