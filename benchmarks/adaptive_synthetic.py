@@ -69,26 +69,18 @@ def summarize(rows: dict, budget: int) -> dict:
     }
 
 
-def plan_on(matrix, target, budget, priors):
-    from pgfselect.plan import MixturePlanner
-    from pgfselect.predict import complete
-
-    completion = complete(matrix, list(priors)) if matrix.unmeasured.any() else None
-    return MixturePlanner(target, budget, completion=completion).fit(matrix)
-
-
 def random_order_regret(cfg, full, target, n_sources, budget, priors, rng, best, saturation, reference):
     """Regret of planning after measuring ``n_sources`` random sources (cells read from the grid)."""
+    from pgfselect.measure.adaptive import current_plan
     from pgfselect.predict import with_all_sources
 
     others = [t for t in cfg.tasks if t != target]
     picked = [str(t) for t in rng.choice(others, size=n_sources, replace=False)]
     partial = with_all_sources(full.subset(sources=picked))
-    try:
-        plan = plan_on(partial, target, budget, priors)
-    except Exception:  # too little measured to plan without a prior
+    plan = current_plan(partial, target, budget, priors)  # planned as the adaptive loop plans
+    if "error" in plan:  # too little measured to plan without a prior
         return None
-    return best - plan_value(plan.allocation_, full, target, saturation, reference)
+    return best - plan_value(plan["allocation"], full, target, saturation, reference)
 
 
 def main():

@@ -250,7 +250,7 @@ def test_tasks_package_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _cue_letters(item, n_choices):
+def _cue_letters(item):
     """The letter each skill square shows, read back from the pixels."""
     from pgfselect.tasks.synthetic.primitives import MARK_COLOURS
     from pgfselect.tasks.synthetic.skills import CUE_CELLS
@@ -271,9 +271,9 @@ def test_skill_cues_show_the_answer_only_in_the_tasks_own_skill_squares():
     items = task.items("val", n=200)
     assert [x.answer for x in items] == [x.answer for x in plain]  # answers and scenes unchanged
     assert task.items("val", n=5)[4].images[0].tobytes() == items[4].images[0].tobytes()  # reproducible
-    agree = {skill: np.mean([_cue_letters(x, 2)[skill] == x.answer for x in items]) for skill in task.skills}
-    others = [np.mean([_cue_letters(x, 2)[s] == x.answer for x in items])
-              for s in _cue_letters(items[0], 2) if s not in task.skills]
+    agree = {skill: np.mean([_cue_letters(x)[skill] == x.answer for x in items]) for skill in task.skills}
+    others = [np.mean([_cue_letters(x)[s] == x.answer for x in items])
+              for s in _cue_letters(items[0]) if s not in task.skills]
     # own squares: 0.6 + 0.4 / 2 = 0.8 expected; the others are coin flips
     assert all(0.7 < a < 0.9 for a in agree.values()), agree
     assert all(0.38 < a < 0.62 for a in others), others

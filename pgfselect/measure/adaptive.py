@@ -25,8 +25,7 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
     """Run the loop; returns the history (also written to ``OUT/adaptive.json``)."""
     from ..matrix import PGFMatrix, load
     from ..names import resolve
-    from ..plan import MixturePlanner
-    from ..predict import complete, suggest, with_all_sources
+    from ..predict import suggest, with_all_sources
     from .engine import measure
 
     if isinstance(max_finetunes, bool) or not isinstance(max_finetunes, int) or max_finetunes < 1:
@@ -50,7 +49,7 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
         else:  # only the base so far: every cell unmeasured
             n = len(cfg.tasks)
             matrix = PGFMatrix.from_values(np.full((1, n, n), np.nan), cfg.tasks, cfg.tasks, model=summary.matrix or "")
-        plan = _plan(matrix, target_id, budget, priors, MixturePlanner, complete)
+        plan = current_plan(matrix, target_id, budget, priors)
         step = {"measured": list(measured), "plan": plan, "seconds": summary.seconds}
         stable = stable + 1 if plan_settled(plan, previous) else 0
         previous = plan
@@ -87,8 +86,12 @@ def plan_settled(plan: dict | None, previous: dict | None) -> bool:
     return bool(allocation) and previous is not None and allocation == previous.get("allocation")
 
 
-def _plan(matrix, target_id, budget, priors, MixturePlanner, complete):
-    """The plan the current knowledge gives (None when nothing can be planned yet)."""
+def current_plan(matrix, target_id, budget, priors=()) -> dict:
+    """The plan the current knowledge gives: the partial matrix completed with the priors
+    (``{"error": ...}`` when nothing can be planned yet)."""
+    from ..plan import MixturePlanner
+    from ..predict import complete
+
     try:
         completion = complete(matrix, list(priors))
         return MixturePlanner(target_id, budget, completion=completion).fit(matrix).to_dict()
