@@ -15,6 +15,16 @@ seed) run in its recipe folder, so the study can run in chunks (``--targets``, `
     .venv/bin/python benchmarks/selection_synthetic.py --stage measure            # the matrix only
     .venv/bin/python benchmarks/selection_synthetic.py --stage select --targets Counting,Jigsaw
     .venv/bin/python benchmarks/selection_synthetic.py --stage report             # JSON + plot
+
+The planner's saturation s can be fitted for this model from the ``val`` split (every source
+finetuned alone on a quarter of the budget and on the whole budget) and a study re-planned with it
+in its own runs folder, reusing the baselines that do not depend on the plan:
+
+    .venv/bin/python benchmarks/selection_synthetic.py --stage saturation --executor ray
+    .venv/bin/python benchmarks/selection_synthetic.py --stage select --runs targets-s38 --saturation 38 \
+        --baselines random
+    .venv/bin/python benchmarks/selection_synthetic.py --stage report --runs targets-s38 --saturation 38 \
+        --baselines-from targets --label _s38
 """
 
 from __future__ import annotations
@@ -44,6 +54,37 @@ def measure_stage(args) -> Path:
     return out
 
 
+def saturation_stage(args) -> float:
+    """Fit the planner's saturation s for this model and training schedule (issue 8's "is the
+    planner's objective right?"): every source finetuned alone, one epoch as the study trains, on
+    a quarter of the budget and on the whole budget, scored on the ``val`` split; s is the value
+    whose log(1 + n/s) curve matches how much of the full-budget PGF the quarter already gives."""
+    from pgfselect.measure.config import validate_config
+    from pgfselect.measure.engine import measure
+    from pgfselect.measure.executors import make_executor
+    from pgfselect.matrix import load as load_matrix
+
+    measure_doc = yaml.safe_load(Path(args.measure_config).read_text())
+    matrices = []
+    for n in (args.budget // 4, args.budget):
+        doc = dict(measure_doc, name=f"synthetic-saturation-{n}", seeds=[0])
+        doc["training"] = {k: v for k, v in measure_doc["training"].items() if k != "max_steps"}
+        doc["training"].update(epochs=args.epochs, examples_per_task=n)
+        out = args.work / "saturation" / f"n{n}"
+        summary = measure(validate_config(doc, where=f"saturation probe n={n}"), out,
+                          executor=make_executor(args.executor, None), cache_dir=args.work / "cache",
+                          show_progress=not args.quiet)
+        print(f"probe n={n}: {summary.matrix} ({summary.computed} cells computed, {summary.reused} reused)")
+        matrices.append(load_matrix(out))
+    from pgfselect.plan.saturation import fit_saturation
+
+    fit = fit_saturation(*matrices)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"selection_synthetic_saturation_{args.budget}.json").write_text(json.dumps(fit.to_dict(), indent=1))
+    print(fit.summary())
+    return fit.saturation
+
+
 def recipe_for(target: str, args) -> dict:
     """A recipe that verifies the plan for ``target`` with the measure config's model and training."""
     measure_cfg = yaml.safe_load(Path(args.measure_config).read_text())
@@ -60,7 +101,7 @@ def recipe_for(target: str, args) -> dict:
         "matrix": str((args.work / "matrix").resolve()),
         "task_options": measure_cfg.get("task_options", {}),
         "mixture": "pgf",
-        "baselines": STRATEGIES,
+        "baselines": args.baselines,
         "planner": {"kappa": args.kappa, "saturation": args.saturation},
         "seeds": args.seeds,
         "training": training,
@@ -76,7 +117,7 @@ def select_stage(args, targets: list[str]) -> None:
         start = time.perf_counter()
         doc = recipe_for(target, args)
         loaded = recipe_from_dict(doc, base_dir=ROOT, where=f"study recipe for {target}")
-        out = args.work / "targets" / target
+        out = args.work / args.runs / target
         RecipeRunner(loaded, out, cache_dir=args.work / "cache", progress=not args.quiet).run()
         print(f"{target}: done in {time.perf_counter() - start:.0f} s -> {out}")
 
@@ -87,23 +128,30 @@ def report_stage(args, targets: list[str]) -> dict:
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
     out = {"budget": args.budget, "seeds": args.seeds, "matrix": str(args.work / "matrix"),
+           "planner": {"kappa": args.kappa, "saturation": args.saturation},
+           "baselines_from": args.baselines_from,
            "evaluation": {"split": "test", "n_items": args.eval_items}, "targets": {}}
     for target in targets:
-        folder = args.work / "targets" / target
+        folder = args.work / args.runs / target
         if not folder.is_dir():
             continue
         rows = compare(load_runs([folder]))
+        if args.baselines_from:  # strategies this folder did not train come from a study run with the same runs
+            have = {r["strategy"] for r in rows}
+            rows += [r for r in compare(load_runs([args.work / args.baselines_from / target]))
+                     if r["strategy"] not in have]
         out["targets"][target] = {r["strategy"]: {k: r.get(k) for k in ("mean", "ci_low", "ci_high", "n_seeds")}
                                   for r in rows}
-        plot(rows, results / f"selection_synthetic_{target}.png", title=f"synthetic {target}, budget {args.budget}")
+        plot(rows, results / f"selection_synthetic{args.label}_{target}.png",
+             title=f"synthetic {target}, budget {args.budget}, saturation {args.saturation:g}")
     out["wins"] = _wins(out["targets"])
-    out["pgf_plans"] = {t: _pgf_allocation(args.work / "targets" / t) for t in out["targets"]}
+    out["pgf_plans"] = {t: _pgf_allocation(args.work / args.runs / t) for t in out["targets"]}
     matrix_csv = args.work / "matrix" / "matrix.csv"
     if matrix_csv.is_file():
         (results / "selection_synthetic_matrix.csv").write_text(matrix_csv.read_text())
-    (results / "selection_synthetic.json").write_text(json.dumps(out, indent=1))
-    (results / "selection_synthetic.md").write_text(markdown(out))
-    summary_plot(out, results / "selection_synthetic.png")
+    (results / f"selection_synthetic{args.label}.json").write_text(json.dumps(out, indent=1))
+    (results / f"selection_synthetic{args.label}.md").write_text(markdown(out))
+    summary_plot(out, results / f"selection_synthetic{args.label}.png")
     print(json.dumps(out["wins"], indent=1))
     return out
 
@@ -190,7 +238,7 @@ def main():
     from pgfselect.names import BLINK_TASKS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=["measure", "select", "report", "all"], default="all")
+    ap.add_argument("--stage", choices=["measure", "saturation", "select", "report", "all"], default="all")
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "selection")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                     help="where the JSON, the matrix copy and the plots go")
@@ -204,13 +252,21 @@ def main():
     ap.add_argument("--eval-items", type=int, default=256)
     ap.add_argument("--kappa", type=float, default=1.0)
     ap.add_argument("--saturation", type=float, default=500.0)
+    ap.add_argument("--runs", default="targets", help="folder under --work for the study's runs (one per target)")
+    ap.add_argument("--baselines", default=",".join(STRATEGIES), help="strategies trained beside pgf")
+    ap.add_argument("--baselines-from", default=None, metavar="RUNS",
+                    help="report: take the strategies --runs did not train from this runs folder (same budget)")
+    ap.add_argument("--label", default="", help="suffix of the result files, e.g. _s38")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
     targets = list(BLINK_TASKS) if args.targets == "all" else [t.strip() for t in args.targets.split(",")]
     start = time.perf_counter()
     if args.stage in ("measure", "all"):
         measure_stage(args)
+    if args.stage in ("saturation", "all"):
+        saturation_stage(args)
     if args.stage in ("select", "all"):
         select_stage(args, targets)
     if args.stage in ("report", "all"):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The demo, all on CPU and offline (about 6 minutes on 2 idle cores):
+# The demo, all on CPU and offline (about 8 minutes on 2 idle cores):
 #   1. plans from the built-in (published) matrices, and their analysis;
-#   2. a tiny measure -> plan on 3 synthetic tasks with the tiny local Qwen2.5-VL;
-#   3. train -> compare: the planned mix against direct finetuning, random and uniform mixes.
+#   2. a tiny measure -> plan on 4 synthetic tasks (target + 3 sources) with the tiny local Qwen2.5-VL;
+#   3. train -> compare: the planned mix against random, uniform and best-single mixes and direct finetuning.
 set -euo pipefail
 OUT=${1:-demo-out}
 PGF=.venv/bin/pgfselect
@@ -23,40 +23,39 @@ step "Analysis of the 3B and 32B matrices (report, heatmaps, transfer graph)"
 $PGF analyze --matrix published:qwen2.5-vl-3b --matrix published:qwen2.5-vl-32b --out "$OUT/analysis" --quiet
 echo "report: $OUT/analysis/report.md   graph: $OUT/analysis/transfer_graph.html"
 
-step "Measure a tiny matrix: tiny Qwen2.5-VL, 3 synthetic tasks, 1 seed (about 2 minutes)"
-$PGF measure recipes/measure-tiny.yaml --out "$OUT/tiny-matrix"
-$PGF matrices show "$OUT/tiny-matrix"
-step "Plan for synthetic Spatial_Relation from the tiny matrix (budget 400, the target's own data withheld)"
-$PGF plan --matrix "$OUT/tiny-matrix" --target spatial-relation --budget 400 --kappa 0 --saturation 200 \
-  --out "$OUT/plan-tiny.yaml" \
-  || echo "(no mixture: on this run no source was measured to help Spatial_Relation)"
+step "Measure a matrix: tiny Qwen2.5-VL, 4 synthetic tasks with skill cues, 3 sources x 2 seeds (about 3 minutes)"
+$PGF measure recipes/measure-demo.yaml --out "$OUT/demo-matrix" --executor ray
+$PGF matrices show "$OUT/demo-matrix"
+step "Plan 1k examples for synthetic Object_Localization from that matrix (the target's own data withheld)"
+$PGF plan --matrix "$OUT/demo-matrix" --target object-localization --budget 1k --out "$OUT/plan-demo.yaml"
 
-step "Train and compare: the planned mix vs direct finetuning, random and uniform mixes, 2 seeds"
-# The recipe trains from the same cached tiny base as the measurement and scores on the test
-# split, which nothing above chose from.
+step "Train and compare: the planned mix vs random, uniform and best-single mixes and direct finetuning, 3 seeds"
+# The recipe trains from the same cached tiny base as the measurement, one pass over 1k examples
+# per run, and scores on the test split, which nothing above chose from. Runs are independent:
+# two `train` processes (one per core) fill the same folder.
 cat > "$OUT/demo-recipe.yaml" <<YAML
 pgfselect_recipe: 1
-name: demo-tiny
+name: demo
 model:
   path: tiny:t128
   cpu_threads: 1
-  warmup: {steps: 300, learning_rate: 0.001, batch_size: 8, examples_per_task: 256}
+  initializer_range: 0.1
+  warmup: {steps: 800, learning_rate: 0.001, batch_size: 8, examples_per_task: 256}
 task_options:
-  synthetic: {difficulty: 0.0}
-target: Spatial_Relation
-budget: 400
-matrix: tiny-matrix
+  synthetic: {difficulty: 0.0, skill_cues: 0.6}
+target: synthetic:Object_Localization
+budget: 1000
+matrix: demo-matrix
 mixture: pgf
-baselines: [direct, random, uniform, zero_shot]
-planner: {kappa: 0, saturation: 200}
-seeds: [0, 1]
-training: {method: lora, rank: 16, alpha: 32, learning_rate: 0.003, lr_scheduler: cosine, epochs: 1, batch_size: 8}
-evaluation: {split: test, n_items: 128, batch_size: 32, seed: 0}
+baselines: [random, uniform, best_single, direct, zero_shot]
+seeds: [0, 1, 2]
+training: {method: full, learning_rate: 0.001, lr_scheduler: cosine, warmup_ratio: 0.05, epochs: 1, batch_size: 8}
+evaluation: {split: test, n_items: 256, batch_size: 32, seed: 0}
 YAML
-if [ -f "$OUT/plan-tiny.yaml" ]; then
-  $PGF train "$OUT/demo-recipe.yaml" --out "$OUT/verify"
-  $PGF compare "$OUT/verify"
-  echo
-  echo "Comparison plot: $OUT/verify/compare.png"
-fi
-echo "Plan files: $OUT/plan-*.yaml   analysis: $OUT/analysis/report.md"
+$PGF train "$OUT/demo-recipe.yaml" --out "$OUT/verify" --only pgf --only random --only zero_shot > "$OUT/train-1.log" 2>&1 &
+$PGF train "$OUT/demo-recipe.yaml" --out "$OUT/verify" --only uniform --only best_single --only direct
+wait $! || { cat "$OUT/train-1.log"; exit 1; }
+$PGF compare "$OUT/verify" --plot "$OUT/verify/compare.png"
+echo
+echo "Comparison plot: $OUT/verify/compare.png"
+echo "Plan files: $OUT/plan-*.yaml   analysis: $OUT/analysis/report.md   matrix: $OUT/demo-matrix/matrix.csv"

@@ -80,7 +80,7 @@ def test_config_hash_covers_results_not_seeds():
         assert cfg(**over).config_hash() != a.config_hash(), over
 
 
-@pytest.mark.parametrize("name", ["measure-tiny.yaml", "measure-synthetic.yaml", "measure-qwen2.5-vl-7b-blink.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in RECIPES.glob("measure-*.yaml")))
 def test_shipped_recipes_validate(name, tmp_path):
     doc = yaml.safe_load((RECIPES / name).read_text())
     if not doc["model"]["path"].startswith("tiny:"):

@@ -58,8 +58,9 @@ def test_measure_writes_a_matrix_that_loads(shared):
     assert (m.n_eval == 16).all()
     header = (out / "matrix.csv").read_text().splitlines()[0].split(",")
     for col in ("model", "seed", "source", "target", "n_eval", "correct_base", "correct_ft", "ceiling", "pgf",
-                "config_hash", "prompt_version", "dataset_revision"):
+                "config_hash", "prompt_version", "dataset_revision", "examples_per_task"):
         assert col in header
+    assert m.provenance["examples_per_task"] == "16"  # the training size, for the planner's saturation
     preds = (out / "predictions.csv").read_text().splitlines()
     assert len(preds) == 1 + 16 * 3 * (1 + 3)  # base + 3 adapters, each on 3 tasks x 16 items
     run = json.loads((out / "run.json").read_text())

@@ -266,3 +266,31 @@ def test_train_compare_end_to_end_and_determinism(tmp_path, matrix_csv, capsys, 
             m["train"].pop("train_seconds")
             m.pop("eval_seconds")
         assert m1 == m2
+
+
+def test_demo_recipe_validates_and_shares_the_measured_base(tmp_path, capsys):
+    """scripts/demo.sh writes its train recipe inline: it must validate, withhold the target from
+    the sources, and use the model, warm-up and task options of recipes/measure-demo.yaml (so train
+    reuses the base the demo measured on)."""
+    script = (ROOT / "scripts" / "demo.sh").read_text()
+    body = script.split("<<YAML\n", 1)[1].split("\nYAML\n", 1)[0]
+    doc = yaml.safe_load(body)
+    measure_doc = yaml.safe_load((ROOT / "recipes" / "measure-demo.yaml").read_text())
+    for key in ("model", "task_options"):
+        assert doc[key] == measure_doc[key], key
+    assert doc["target"] in measure_doc["tasks"] and doc["target"] not in measure_doc["sources"]
+    assert doc["budget"] == measure_doc["training"]["examples_per_task"]
+    assert doc["evaluation"]["split"] == "test" and measure_doc["evaluation"]["split"] == "val"
+    # A stand-in for the measured matrix (sources x all tasks, two seeds), where the recipe expects it.
+    tasks, sources = measure_doc["tasks"], measure_doc["sources"]
+    values = np.random.default_rng(0).uniform(0.05, 0.5, (2, len(sources), len(tasks)))
+    PGFMatrix.from_values(values, sources, tasks, model="tiny:t128").to_csv(tmp_path / "demo-matrix.csv")
+    doc["matrix"] = "demo-matrix.csv"
+    path = write_recipe(tmp_path, doc)
+    main(["train", str(path), "--validate", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid"] is True
+    strategies = {r["strategy"] for r in out["runs"]}
+    assert strategies == {"pgf", "random", "uniform", "best_single", "direct", "zero_shot"}
+    pgf_sources = {s for r in out["runs"] if r["strategy"] == "pgf" for s in r["allocation"]}
+    assert pgf_sources and not pgf_sources & {doc["target"]}

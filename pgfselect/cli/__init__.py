@@ -21,6 +21,7 @@ COMMANDS = {
     "tasks": "tasks:tasks",
     "train": "train:train",
     "compare": "compare:compare",
+    "saturation": "saturation:saturation",
 }
 
 

@@ -190,6 +190,8 @@ def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path |
             pred_rows += _prediction_rows(src, f"seed_{seed}", rec)
     provenance = {"dataset_revision": ";".join(sorted({_revision(cfg.task(t).provenance()) for t in targets})), "prompt_version": str(PROMPT_VERSION),
                   "config_hash": cache.config_hash, "pgfselect_version": __version__}
+    if cfg.training.examples_per_task:  # the training size, which the planner's saturation refers to
+        provenance["examples_per_task"] = str(cfg.training.examples_per_task)
     matrix = PGFMatrix.from_counts(correct_ft, correct_base, n_eval, sources, targets, [f"seed_{s}" for s in seeds],
                                    measured=measured, model=matrix_model_name(cfg), name=str(out_dir),
                                    provenance=provenance)
