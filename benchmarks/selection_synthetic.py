@@ -25,6 +25,12 @@ in its own runs folder, reusing the baselines that do not depend on the plan:
         --baselines random
     .venv/bin/python benchmarks/selection_synthetic.py --stage report --runs targets-s38 --saturation 38 \
         --baselines-from targets --label _s38
+
+Whether transfer adds up (the planner's other assumption) is measured on the ``val`` split too: each
+target's two best sources trained together on half the budget each, against each alone on half and
+on the whole budget (``results/selection_synthetic_pairs.json``):
+
+    .venv/bin/python benchmarks/selection_synthetic.py --stage pairs --seeds 0,1 --executor ray
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ["random", "uniform", "best_single", "direct", "zero_shot"]
+RULES = ("additive", "compounding", "max", "average")  # how the pairs stage combines single-source cells
 
 
 def measure_stage(args) -> Path:
@@ -54,11 +61,9 @@ def measure_stage(args) -> Path:
     return out
 
 
-def saturation_stage(args) -> float:
-    """Fit the planner's saturation s for this model and training schedule (issue 8's "is the
-    planner's objective right?"): every source finetuned alone, one epoch as the study trains, on
-    a quarter of the budget and on the whole budget, scored on the ``val`` split; s is the value
-    whose log(1 + n/s) curve matches how much of the full-budget PGF the quarter already gives."""
+def probe_matrices(args, sizes, seeds, folder: str) -> list:
+    """Single-source matrices trained as the study trains (one epoch on n items of each source,
+    no step cap), one per size in ``sizes``, scored on the ``val`` split."""
     from pgfselect.measure.config import validate_config
     from pgfselect.measure.engine import measure
     from pgfselect.measure.executors import make_executor
@@ -66,23 +71,114 @@ def saturation_stage(args) -> float:
 
     measure_doc = yaml.safe_load(Path(args.measure_config).read_text())
     matrices = []
-    for n in (args.budget // 4, args.budget):
-        doc = dict(measure_doc, name=f"synthetic-saturation-{n}", seeds=[0])
+    for n in sizes:
+        doc = dict(measure_doc, name=f"synthetic-{folder}-{n}", seeds=list(seeds))
         doc["training"] = {k: v for k, v in measure_doc["training"].items() if k != "max_steps"}
         doc["training"].update(epochs=args.epochs, examples_per_task=n)
-        out = args.work / "saturation" / f"n{n}"
-        summary = measure(validate_config(doc, where=f"saturation probe n={n}"), out,
+        out = args.work / folder / f"n{n}"
+        summary = measure(validate_config(doc, where=f"{folder} probe n={n}"), out,
                           executor=make_executor(args.executor, None), cache_dir=args.work / "cache",
                           show_progress=not args.quiet)
         print(f"probe n={n}: {summary.matrix} ({summary.computed} cells computed, {summary.reused} reused)")
         matrices.append(load_matrix(out))
+    return matrices
+
+
+def saturation_stage(args) -> float:
+    """Fit the planner's saturation s for this model and training schedule (issue 8's "is the
+    planner's objective right?"): every source finetuned alone, one epoch as the study trains, on
+    a quarter of the budget and on the whole budget, scored on the ``val`` split; s is the value
+    whose log(1 + n/s) curve matches how much of the full-budget PGF the quarter already gives."""
     from pgfselect.plan.saturation import fit_saturation
 
-    fit = fit_saturation(*matrices)
+    fit = fit_saturation(*probe_matrices(args, (args.budget // 4, args.budget), [0], "saturation"))
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"selection_synthetic_saturation_{args.budget}.json").write_text(json.dumps(fit.to_dict(), indent=1))
     print(fit.summary())
     return fit.saturation
+
+
+def pairs_stage(args, targets: list[str]) -> dict:
+    """Is transfer additive? (the planner's other assumption). For every target, its two best
+    sources by the study's matrix trained together (half the budget each) and each alone on half
+    and on the whole budget, all scored on the same ``val`` items: additivity predicts
+    PGF(pair) = PGF(a, half) + PGF(b, half)."""
+    import numpy as np
+
+    from pgfselect.matrix import load as load_matrix
+    from pgfselect.matrix import pgf_from_counts
+    from pgfselect.plan import MixturePlanner
+    from pgfselect.recipes.runner import RecipeRunner
+    from pgfselect.recipes.schema import recipe_from_dict
+
+    half, full = probe_matrices(args, (args.budget // 2, args.budget), args.seeds, "pairs")
+    plans_matrix = load_matrix(args.matrix_for_plans)
+    out = {"budget": args.budget, "seeds": args.seeds, "split": "val", "n_items": args.eval_items,
+           "matrix": _shown(args.matrix_for_plans), "targets": {}}
+    for target in targets:
+        doc = recipe_for(target, args)
+        doc.update(name=f"pairs-{target}", mixture="top_k", baselines=[],
+                   matrix=str(Path(args.matrix_for_plans).resolve()),
+                   evaluation={"split": "val", "n_items": args.eval_items, "batch_size": 32, "seed": 0})
+        doc["planner"]["k"] = 2
+        folder = args.work / "pairs-runs" / target
+        RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"pair recipe for {target}"), folder,
+                     cache_dir=args.work / "cache", progress=not args.quiet).run()
+        tid = f"synthetic:{target}"
+        j = half.targets.index(tid)
+        pair, alloc = [], None
+        for m in sorted(folder.glob("runs/top_k/seed_*/metrics.json")):
+            metrics = json.loads(m.read_text())
+            alloc = json.loads((m.parent / "config.json").read_text())["allocation"]
+            base = float(np.nanmean(half.correct_base[:, j]))
+            pair.append(float(pgf_from_counts(metrics["correct"], base, metrics["n"], half.ceiling[j])[0]))
+        weights = MixturePlanner(tid, args.budget, strategy="top_k", k=2, kappa=args.kappa).fit(plans_matrix).weights_
+        a, b = sorted(alloc, key=lambda n: -weights[n])  # a: the matrix's best source for the target
+
+        def cell(matrix, source):
+            return float(np.nanmean(matrix.values[:, matrix.sources.index(source), j]))
+
+        row = {"sources": [a.split(":", 1)[1], b.split(":", 1)[1]], "pair": float(np.mean(pair)), "pair_seeds": pair,
+               "a_half": cell(half, a), "b_half": cell(half, b), "a_full": cell(full, a), "b_full": cell(full, b)}
+        # Ways to combine the single-source cells: the sum (the planner's objective), compounding
+        # (each source closes its fraction of the gap the other left), the better half alone, and
+        # the average of the two sources each trained on the whole budget (the mix as a blend).
+        row["additive"] = row["a_half"] + row["b_half"]
+        row["compounding"] = 1 - (1 - row["a_half"]) * (1 - row["b_half"])
+        row["max"] = max(row["a_half"], row["b_half"])
+        row["average"] = (row["a_full"] + row["b_full"]) / 2
+        row["interaction"] = row["pair"] - row["additive"]
+        out["targets"][target] = row
+        print(f"{target}: pair {row['pair']:+.3f} vs additive {row['additive']:+.3f} "
+              f"(a {row['a_half']:+.3f}, b {row['b_half']:+.3f}); the best source a alone on the budget {row['a_full']:+.3f}")
+    rows = list(out["targets"].values())
+    inter = np.array([r["interaction"] for r in rows])
+    if len(inter) > 1:
+        from scipy import stats
+
+        out["interaction"] = {"mean": float(inter.mean()), "negative": int((inter < 0).sum()), "targets": len(inter),
+                              "t_ci95": [float(x) for x in stats.t.interval(0.95, len(inter) - 1, inter.mean(),
+                                                                             stats.sem(inter))],
+                              "pair_over_additive": float(np.sum([r["pair"] for r in rows]) /
+                                                          np.sum([r["additive"] for r in rows]))}
+        out["mean_abs_error"] = {rule: float(np.mean([abs(r["pair"] - r[rule]) for r in rows]))
+                                 for rule in RULES}
+        # The planner's alternative to the pair is its best source alone on the whole budget.
+        out["pair_vs_best_source"] = {"pair_beats_it": int(sum(r["pair"] > r["a_full"] for r in rows)),
+                                      "pair_beats_the_better_of_the_two": int(sum(r["pair"] > max(r["a_full"], r["b_full"])
+                                                                                  for r in rows)),
+                                      "mean_pair": float(np.mean([r["pair"] for r in rows])),
+                                      "mean_best_source_alone": float(np.mean([r["a_full"] for r in rows]))}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "selection_synthetic_pairs.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: v for k, v in out.items() if k != "targets"}, indent=1))
+    return out
+
+
+def _shown(path) -> str:
+    """A path as the results show it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def recipe_for(target: str, args) -> dict:
@@ -238,7 +334,7 @@ def main():
     from pgfselect.names import BLINK_TASKS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=["measure", "saturation", "select", "report", "all"], default="all")
+    ap.add_argument("--stage", choices=["measure", "saturation", "pairs", "select", "report", "all"], default="all")
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "selection")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
                     help="where the JSON, the matrix copy and the plots go")
@@ -257,6 +353,9 @@ def main():
     ap.add_argument("--baselines-from", default=None, metavar="RUNS",
                     help="report: take the strategies --runs did not train from this runs folder (same budget)")
     ap.add_argument("--label", default="", help="suffix of the result files, e.g. _s38")
+    ap.add_argument("--matrix-for-plans", type=Path, default=None,
+                    help="pairs: the matrix that picks each target's two best sources (default: the study's "
+                         "measured matrix, or its copy in --results)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -267,6 +366,11 @@ def main():
         measure_stage(args)
     if args.stage in ("saturation", "all"):
         saturation_stage(args)
+    if args.stage == "pairs":
+        if args.matrix_for_plans is None:
+            measured = args.work / "matrix"
+            args.matrix_for_plans = measured if measured.is_dir() else args.results / "selection_synthetic_matrix.csv"
+        pairs_stage(args, targets)
     if args.stage in ("select", "all"):
         select_stage(args, targets)
     if args.stage in ("report", "all"):

@@ -115,6 +115,24 @@ def test_kappa_shrinks_uncertain_sources():
     assert p2["A"] == 1000
 
 
+def test_expected_is_the_blend_of_the_sources_with_compounding_as_the_top():
+    # strong sources: adding their PGFs up would promise more than the whole gap
+    vals = np.zeros((2, 3, 3))
+    vals[:, 1, 0] = 0.8
+    vals[:, 2, 0] = 0.6
+    m = PGFMatrix.from_values(vals, ["T", "A", "B"], ["T", "A", "B"])
+    p = MixturePlanner("T", 2000, saturation=100, reference_examples=2000, kappa=0).fit(m)
+    assert set(p.allocation_) == {"A", "B"}
+    exp = p.expected_["targets"]["T"]
+    blend = sum(x / 2000 * v for x, v in ((p.allocation_["A"], 0.8), (p.allocation_["B"], 0.6)))
+    assert exp["pgf"] == pytest.approx(blend, abs=1e-4)  # g(budget) = 1: the matrix was measured at 2000
+    assert sum(exp["per_source"].values()) == pytest.approx(exp["pgf"], abs=1e-3)
+    assert exp["range"][0] == exp["pgf"] < exp["range"][1] <= 1  # compounding: never more than the gap
+    one = MixturePlanner("T", 2000, strategy="best_single", saturation=100, reference_examples=2000).fit(m)
+    assert one.expected_["targets"]["T"]["pgf"] == pytest.approx(0.8)
+    assert one.expected_["range"] == pytest.approx([0.8, 0.8])  # one source: every rule agrees
+
+
 def test_multi_target_weights_and_scarce_mode(m7):
     p = MixturePlanner({"counting": 0.7, "jigsaw": 0.3}, "2k").fit(m7)
     assert set(p.targets_) == {"Counting", "Jigsaw"} and p.targets_["Counting"] == pytest.approx(0.7)

@@ -159,8 +159,8 @@ def _print_table(result: dict, out) -> None:
     con = console()
     con.print(table)
     exp = result["expected"]
-    con.print(f"solver {result['solver']}: {result['status']}. Expected PGF of the mix ≈ {exp['pgf']:.3f} "
-              f"({exp['assumptions']}).")
+    con.print(f"solver {result['solver']}: {result['status']}. Expected PGF of the mix ≈ {exp['pgf']:.3f}, "
+              f"range {exp['range'][0]:.3f}-{exp['range'][1]:.3f} ({exp['assumptions']}).")
     for note in result["notes"]:
         con.print(f"note: {note}")
     if out:

@@ -337,17 +337,30 @@ class MixturePlanner:
 
     # ------------------------------------------------------------------ outputs
     def _expected(self, matrix: PGFMatrix, mean: np.ndarray, tcols: list[int], tw: np.ndarray) -> dict:
-        """Additive estimate of the PGF the mix gives each target: Σ_i mean_i · g(x_i) with
-        g(x) = log(1 + x/s) / log(1 + r/s), r = examples at which the matrix was measured."""
+        """What the mix should give each target, as a blend of its sources: Σ_i (x_i/B) · mean_i ·
+        g(B), each source's PGF at the whole budget weighted by its share, with
+        g(x) = log(1 + x/s) / log(1 + r/s) and r the examples per source the matrix was measured at.
+        The optimiser's objective adds the sources up instead; measured two-source mixes blend
+        (benchmarks/RESULTS.md, "Does transfer add up?"), so the sum overstates what a mix gives.
+        ``range`` runs from the blend to compounding, 1 − Π_i (1 − mean_i · g(x_i)): each source
+        closing its share of the gap the others left, which is what transfer would give if it did
+        add up (and, unlike the sum, never exceeds 1)."""
         ref = self.reference_examples or matrix.provenance.get("examples_per_task") or 1000
         ref = float(ref)
         s = float(self.saturation)
-        g = {n: math.log1p(x / s) / math.log1p(ref / s) for n, x in self.allocation_.items()}
+
+        def g(x):
+            return math.log1p(x / s) / math.log1p(ref / s)
+
+        budget = float(sum(self.allocation_.values()))
         per_target = {}
         for t, j in zip(self.targets_, tcols):
-            contrib = {n: float(mean[matrix.sources.index(n), j] * g[n]) for n in self.allocation_}
-            entry = {"pgf": round(sum(contrib.values()), 4),
-                     "per_source": {n: round(v, 4) for n, v in contrib.items()}}
+            cell = {n: float(mean[matrix.sources.index(n), j]) for n in self.allocation_}
+            blend = {n: x / budget * cell[n] * g(budget) for n, x in self.allocation_.items()}
+            compounding = 1 - math.prod(1 - min(cell[n] * g(x), 1.0) for n, x in self.allocation_.items())
+            pgf = sum(blend.values())
+            entry = {"pgf": round(pgf, 4), "range": [round(min(pgf, compounding), 4), round(max(pgf, compounding), 4)],
+                     "per_source": {n: round(v, 4) for n, v in blend.items()}}
             base = matrix.base_accuracy()
             if base is not None and matrix.ceiling is not None:
                 b = float(np.nanmean(base[:, j]))
@@ -355,10 +368,12 @@ class MixturePlanner:
                 entry["zero_shot_accuracy"] = round(b, 4)
                 entry["accuracy"] = round(b + entry["pgf"] * (u - b), 4)
             per_target[t] = entry
-        return {"targets": per_target,
-                "pgf": round(sum(per_target[t]["pgf"] * w for t, w in zip(self.targets_, tw)), 4),
-                "assumptions": f"additive transfer, log saturation s={s:g}, matrix measured at "
-                               f"{ref:g} examples per source; a rough estimate for comparison, not a promise"}
+        weights = list(zip(self.targets_, tw))
+        return {"targets": per_target, "pgf": round(sum(per_target[t]["pgf"] * w for t, w in weights), 4),
+                "range": [round(sum(per_target[t]["range"][k] * w for t, w in weights), 4) for k in (0, 1)],
+                "assumptions": f"the mix as a blend of its sources (as measured two-source mixes behave); "
+                               f"up to the range's top if transfer adds up; log saturation s={s:g}, matrix "
+                               f"measured at {ref:g} examples per source; a rough estimate, not a promise"}
 
     def to_dict(self) -> dict:
         """The plan as a plain dict (the JSON output and the plan file)."""
