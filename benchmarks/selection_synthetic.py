@@ -30,7 +30,7 @@ Whether transfer adds up (the planner's other assumption) is measured on the ``v
 target's two best sources trained together on half the budget each, against each alone on half and
 on the whole budget (``results/selection_synthetic_pairs.json``):
 
-    .venv/bin/python benchmarks/selection_synthetic.py --stage pairs --seeds 0,1 --executor ray
+    .venv/bin/python benchmarks/selection_synthetic.py --stage pairs --seeds 0,1 --executor ray --saturation 38
 """
 
 from __future__ import annotations
@@ -127,10 +127,10 @@ def pairs_stage(args, targets: list[str]) -> dict:
         tid = f"synthetic:{target}"
         j = half.targets.index(tid)
         pair, alloc = [], None
+        base = float(np.nanmean(half.correct_base[:, j]))
         for m in sorted(folder.glob("runs/top_k/seed_*/metrics.json")):
             metrics = json.loads(m.read_text())
             alloc = json.loads((m.parent / "config.json").read_text())["allocation"]
-            base = float(np.nanmean(half.correct_base[:, j]))
             pair.append(float(pgf_from_counts(metrics["correct"], base, metrics["n"], half.ceiling[j])[0]))
         weights = MixturePlanner(tid, args.budget, strategy="top_k", k=2, kappa=args.kappa).fit(plans_matrix).weights_
         a, b = sorted(alloc, key=lambda n: -weights[n])  # a: the matrix's best source for the target

@@ -353,6 +353,7 @@ class MixturePlanner:
             return math.log1p(x / s) / math.log1p(ref / s)
 
         budget = float(sum(self.allocation_.values()))
+        base = matrix.base_accuracy()
         per_target = {}
         for t, j in zip(self.targets_, tcols):
             cell = {n: float(mean[matrix.sources.index(n), j]) for n in self.allocation_}
@@ -361,7 +362,6 @@ class MixturePlanner:
             pgf = sum(blend.values())
             entry = {"pgf": round(pgf, 4), "range": [round(min(pgf, compounding), 4), round(max(pgf, compounding), 4)],
                      "per_source": {n: round(v, 4) for n, v in blend.items()}}
-            base = matrix.base_accuracy()
             if base is not None and matrix.ceiling is not None:
                 b = float(np.nanmean(base[:, j]))
                 u = float(matrix.ceiling[j])
