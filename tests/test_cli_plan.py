@@ -50,7 +50,6 @@ def test_multi_target_and_strategies(capsys):
     (["-t", "counting", "-b", "0"], "budget '0'"),
     (["-t", "counting", "-b", "1e99"], "budget '1e99'"),
     (["-t", "counting", "-b", "2k", "--available", "default=100"], "above the"),
-    (["-t", "counting", "-b", "2k", "--include", "Jigsaw,Art_Style"], "hurt or not help"),
     (["-t", "counting", "-b", "2k", "--exclude", "nonsense"], "unknown source 'nonsense'"),
     (["-t", "counting", "-b", "2k", "-m", "published:gpt"], "unknown built-in matrix"),
     (["-t", "counting", "-b", "2k", "-s", "magic"], "unknown strategy 'magic'"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import PGFSelectError
+from ..plan.planner import DEFAULT_KAPPA, NO_HELPFUL_SOURCE
 from .common import echo_json, format_option
 
 
@@ -57,10 +58,14 @@ def _available(values, path) -> dict:
               help="published:ID, a measure output folder, or a matrix file (.csv/.json).")
 @click.option("--strategy", "-s", default="pgf", show_default=True,
               help="pgf (optimiser) or a baseline: paper, top_k, uniform, random, best_single, direct.")
-@click.option("--kappa", type=float, default=1.0, show_default=True,
-              help="Uncertainty shrink: weight = mean PGF − κ·(std error of the seed mean).")
+@click.option("--objective", default="mean_variance", show_default=True,
+              type=click.Choice(["mean_variance", "saturating"]),
+              help="Of strategy pgf: the mix's expected PGF − κ·(its std error), or the older Σ w·log(1 + x/s).")
+@click.option("--kappa", type=float, default=DEFAULT_KAPPA, show_default=True,
+              help="Uncertainty aversion: std errors subtracted from the expected PGF (0 trusts the means; "
+                   "> 0 hedges between statistically tied sources).")
 @click.option("--saturation", type=float, default=500.0, show_default=True,
-              help="s in log(1 + x/s), in examples: smaller spreads the budget over more sources.")
+              help="--objective saturating: s in log(1 + x/s), in examples; smaller spreads the budget.")
 @click.option("--available", multiple=True, metavar="SOURCE=N",
               help="Examples available from a source (cap); 'default=N' caps the rest. Repeatable.")
 @click.option("--available-file", type=click.Path(dir_okay=False), help="YAML mapping source → examples available.")
@@ -77,13 +82,14 @@ def _available(values, path) -> dict:
 @click.option("--prior", "priors", multiple=True, metavar="MATRIX", help="With --complete: other matrices used as priors.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file (YAML) that `pgfselect train` reads.")
 @format_option
-def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, available_file, exclude,
+def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, available, available_file, exclude,
          include, fix, target_examples, tau, k, seed, solver, complete, priors, out, fmt):
     """Plan how many training examples to take from each source task for a target.
 
-    Uses the seed-mean PGF towards the target, shrunk by its uncertainty, with diminishing
-    returns per source (a convex problem solved with cvxpy). Sources that would hurt are left
-    out. The built-in matrices are the published ones of Sachdeva et al., CVPR 2026
+    Objective: maximise the mix's expected PGF (the share-weighted PGF of its sources) minus κ
+    standard errors, a second-order cone program solved with cvxpy. Sources that would hurt are
+    left out; when none helps, the plan says so (status no_helpful_source) and recommends direct
+    finetuning or zero-shot. The built-in matrices are the published ones of Sachdeva et al., CVPR 2026
     (arXiv 2511.18787); the default is Qwen2.5-VL-7B.
 
     \b
@@ -106,7 +112,7 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
     elif priors:
         raise PGFSelectError("--prior is used only with --complete")
     planner = MixturePlanner(
-        _target_weights(targets), budget, strategy=strategy, kappa=kappa, saturation=saturation,
+        _target_weights(targets), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
         tau=tau, k=k, seed=seed, solver=solver, completion=completion).fit(matrix)
@@ -159,8 +165,13 @@ def _print_table(result: dict, out) -> None:
     con = console()
     con.print(table)
     exp = result["expected"]
-    con.print(f"solver {result['solver']}: {result['status']}. Expected PGF of the mix ≈ {exp['pgf']:.3f}, "
-              f"range {exp['range'][0]:.3f}-{exp['range'][1]:.3f} ({exp['assumptions']}).")
+    if result["status"] == NO_HELPFUL_SOURCE:
+        rec = result["recommendation"]
+        con.print(f"status {NO_HELPFUL_SOURCE}: {rec['reason']}. Recommendation: {rec['strategy']}.")
+    else:
+        err = f" ± {exp['std_error']:.3f}" if "std_error" in exp else ""
+        con.print(f"solver {result['solver']}: {result['status']}. Expected PGF of the mix ≈ {exp['pgf']:.3f}{err}, "
+                  f"range {exp['range'][0]:.3f} to {exp['range'][1]:.3f} ({exp['assumptions']}).")
     for note in result["notes"]:
         con.print(f"note: {note}")
     if out:

@@ -1,4 +1,7 @@
-"""The mixture optimisation problem and exact integer rounding.
+"""The mixture optimisation problems and exact integer rounding.
+
+The default (``mean_variance``, :func:`solve_mean_variance`) treats a mix as a blend of its
+sources and maximises its expected PGF minus κ standard errors. The older ``saturating`` one:
 
 maximise Σ_i w_i · log(1 + x_i / s)   subject to   Σ_i x_i = B,  0 ≤ x_i ≤ cap_i,  (w_i > 0)
 
@@ -31,7 +34,7 @@ def solve(w, budget: float, caps, saturation: float, solver: str | None = None):
         constraints.append(y[np.flatnonzero(finite)] <= caps[active][finite] / saturation)
     problem = cp.Problem(cp.Maximize(wa @ cp.log1p(y)), constraints)
     try:
-        problem.solve(solver=solver)
+        problem.solve(solver=check_solver(solver))
         status = problem.status
         name = problem.solver_stats.solver_name if problem.solver_stats else str(solver)
     except cp.error.SolverError as exc:
@@ -123,3 +126,90 @@ def _check_feasible(w, budget, caps):
     if total < budget:
         raise PGFSelectError(f"budget {int(budget)} is above the {int(total)} examples available "
                              f"from the {int((w > 0).sum())} usable sources")
+
+
+def solve_mean_variance(mu, sigma, budget: float, caps, kappa: float, fixed_shares=None,
+                        fixed_mu: float = 0.0, fixed_sigma=None, solver: str | None = None):
+    """Shares of the budget that maximise the mix's expected PGF minus κ standard errors:
+
+        maximise μᵀw − κ·‖σ ⊙ w‖₂   subject to   Σ w = 1 − Σ fixed,  0 ≤ w_i ≤ cap_i / B
+
+    (the blend model: a mix's PGF is the share-weighted PGF of its sources, whose errors are
+    independent with standard errors σ). A second-order cone program; at κ = 0 a linear one whose
+    optimum is the best source (up to its cap). ``fixed_shares`` (with their ``fixed_mu`` total
+    and per-source ``fixed_sigma``) are already placed and enter the norm. Sources with μ ≤ 0 get
+    nothing. Returns ``(shares, solver_name, status)``."""
+    mu, sigma, caps = np.asarray(mu, float), np.asarray(sigma, float), np.asarray(caps, float)
+    fixed_shares = np.zeros(0) if fixed_shares is None else np.asarray(fixed_shares, float)
+    fixed_sigma = np.zeros(0) if fixed_sigma is None else np.asarray(fixed_sigma, float)
+    free = 1.0 - float(fixed_shares.sum())
+    w = np.zeros_like(mu)
+    if free <= 1e-12:
+        return w, "none", "optimal (everything fixed)"
+    active = (mu > 0) & (caps > 0)
+    _check_feasible(np.where(active, 1.0, 0.0), free * budget, caps)
+    share_caps = caps[active] / budget
+    import cvxpy as cp
+
+    y = cp.Variable(int(active.sum()))
+    cons = [cp.sum(y) == free, y >= 0]
+    finite = np.isfinite(share_caps)
+    if finite.any():
+        cons.append(y[np.flatnonzero(finite)] <= share_caps[finite])
+    spread = cp.multiply(sigma[active], y)
+    if fixed_shares.size:
+        spread = cp.hstack([spread, fixed_sigma * fixed_shares])
+    objective = mu[active] @ y - kappa * cp.norm(spread, 2) if kappa > 0 else mu[active] @ y
+    problem = cp.Problem(cp.Maximize(objective), cons)
+    try:
+        problem.solve(solver=check_solver(solver))
+        status = problem.status
+        name = problem.solver_stats.solver_name if problem.solver_stats else str(solver)
+    except cp.error.SolverError as exc:
+        status, name = f"solver error: {exc}", str(solver or "default")
+    if status not in ("optimal", "optimal_inaccurate") or y.value is None:
+        y_val = _mean_variance_fallback(mu[active], sigma[active], share_caps, free, kappa)
+        w[active] = y_val
+        return w, "scipy-slsqp", f"optimal (cvxpy {name}: {status})"
+    w[active] = np.clip(np.asarray(y.value).ravel(), 0, share_caps)
+    return w, name, status
+
+
+def greedy_shares(mu, share_caps, total: float = 1.0) -> np.ndarray:
+    """The κ = 0 optimum: fill the sources in order of μ (positive only) up to their caps."""
+    mu, share_caps = np.asarray(mu, float), np.asarray(share_caps, float)
+    w = np.zeros_like(mu)
+    left = total
+    for i in np.argsort(-mu, kind="stable"):
+        if mu[i] <= 0 or left <= 0:
+            break
+        w[i] = min(share_caps[i], left)
+        left -= w[i]
+    return w
+
+
+def _mean_variance_fallback(mu, sigma, share_caps, total, kappa):
+    """SLSQP from the greedy start, for when cvxpy has no usable solver: the problem is concave,
+    so a local optimum is the optimum."""
+    from scipy.optimize import minimize
+
+    start = greedy_shares(mu, share_caps, total)
+    if kappa == 0:
+        return start
+    bounds = [(0.0, min(c, total)) for c in share_caps]
+    res = minimize(lambda y: -(mu @ y - kappa * np.sqrt(np.sum((sigma * y) ** 2) + 1e-18)), start,
+                   bounds=bounds, constraints=[{"type": "eq", "fun": lambda y: y.sum() - total}],
+                   method="SLSQP", options={"maxiter": 500, "ftol": 1e-12})
+    return np.clip(res.x, 0, share_caps) if res.success else start
+
+
+def check_solver(solver: str | None) -> str | None:
+    """``solver`` if cvxpy has it installed (case-insensitive), else a one-line error."""
+    if solver is None:
+        return None
+    import cvxpy as cp
+
+    names = {s.upper(): s for s in cp.installed_solvers()}
+    if str(solver).upper() not in names:
+        raise PGFSelectError(f"solver {solver!r} is not an installed cvxpy solver; installed: {', '.join(sorted(names))}")
+    return names[str(solver).upper()]

@@ -2,8 +2,10 @@
 
 Schema (version 1): ``pgfselect_plan: 1``, ``target`` (name, or list for several),
 ``targets`` (name → weight), ``budget`` (int examples), ``matrix``, ``matrix_digest``,
-``strategy``, ``allocation`` (source → int examples, summing to the budget), ``excluded``
-(source → reason), ``solver``, ``status``, ``expected``, ``options``, ``pgfselect_version``.
+``strategy``, ``allocation`` (source → int examples, summing to the budget; empty when
+``status`` is ``no_helpful_source``), ``excluded`` (source → reason), ``solver``, ``status``,
+``objective``, ``recommendation`` (with ``no_helpful_source``: ``strategy`` direct or
+zero_shot and the ``reason``), ``expected``, ``options``, ``pgfselect_version``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def read_plan(path: str | Path) -> dict:
     if doc["pgfselect_plan"] != 1:
         raise PGFSelectError(f"plan file {str(path)!r}: pgfselect_plan {doc['pgfselect_plan']!r} is not a supported version (1)")
     alloc = doc["allocation"]
+    if doc.get("status") == "no_helpful_source" and alloc == {}:
+        return doc  # an answer: nothing to train on (see its recommendation)
     if not isinstance(alloc, dict) or not alloc:
         raise PGFSelectError(f"plan file {str(path)!r}: allocation must map sources to examples")
     for src, n in alloc.items():

@@ -1,11 +1,16 @@
 """MixturePlanner: how many training examples to take from each source task for a target.
 
-Weights. For source i and targets t with weights W_t (summing to 1):
-    w_i = Σ_t W_t · (mean_it − κ · u_it)
-where mean is the seed-mean PGF and u its uncertainty (standard error of the seed mean for
-measured cells; the predictive std for cells predicted by ``--complete``). Sources with w_i ≤ 0
-are left out (negative-transfer guard). The ``pgf`` strategy then solves the concave problem in
-:mod:`.optimizer`; the baseline strategies split the same budget by simple rules.
+For source i and targets t with weights W_t (summing to 1), μ_i = Σ_t W_t · mean_it is the
+seed-mean PGF towards the targets and σ_i its standard error (empirical-Bayes pooled seed
+variances, :mod:`.variance`; the predictive std for cells predicted by ``--complete``).
+
+The ``pgf`` strategy's default objective, ``mean_variance``, treats a mix as a blend of its
+sources (what measured mixes do: benchmarks/RESULTS.md, "Does transfer add up?") and maximises
+μᵀw − κ·‖σ ⊙ w‖ over the shares w: the budget goes to the best source, and spreads only over
+sources whose PGF is statistically tied with it. ``saturating`` is the older Σ w_i log(1 + x_i/s)
+with w_i = μ_i − κ·sem_i. Sources with no positive value get nothing (negative-transfer guard);
+when none has any, the plan's status is ``no_helpful_source`` and it recommends direct
+finetuning or zero-shot instead. Baseline strategies split the same budget by simple rules.
 """
 
 from __future__ import annotations
@@ -20,10 +25,20 @@ from ..errors import PGFSelectError
 from ..matrix import PGFMatrix
 from ..names import normalize
 from .budget import parse_examples
-from .optimizer import proportional, round_allocation, solve
+from .expected import blend_expected, saturating_expected
+from .optimizer import proportional, round_allocation, solve, solve_mean_variance
 
+# Chosen by leave-one-seed-out value on the published and synthetic matrices (benchmarks/RESULTS.md,
+# "planner_oos"): the default must beat the best single source out of sample, not in sample.
+DEFAULT_KAPPA = 0.0
+
+OBJECTIVES = {
+    "mean_variance": "maximise the mix's expected PGF minus κ standard errors (a mix as a blend of its sources)",
+    "saturating": "maximise Σ w·log(1 + x/s) with w = mean − κ·sem (diminishing returns per source)",
+}
+NO_HELPFUL_SOURCE = "no_helpful_source"
 STRATEGIES = {
-    "pgf": "maximise Σ w·log(1 + x/s) under the budget (convex; diminishing returns)",
+    "pgf": "the optimiser: expected PGF of the mix minus κ standard errors (or --objective saturating)",
     "paper": "the paper's rule: sources with mean PGF > τ, examples in proportion to PGF",
     "top_k": "the k sources with the highest shrunk PGF, equal split",
     "uniform": "every candidate source, equal split (ignores PGF)",
@@ -53,6 +68,7 @@ class _Inputs:
     mean: np.ndarray  # target-weighted seed-mean PGF
     weight: np.ndarray  # target-weighted shrunk PGF
     caps: np.ndarray
+    se: np.ndarray  # standard error of the target-weighted mean (the mean-variance objective's σ)
 
 
 class MixturePlanner:
@@ -68,9 +84,12 @@ class MixturePlanner:
     target: a target name, or a mapping name → weight for several targets.
     budget: training examples (int or a string such as "2k").
     strategy: one of :data:`STRATEGIES`.
-    kappa: uncertainty shrink κ in mean − κ·uncertainty (0 trusts the means as they are).
-    saturation: s in log(1 + x/s), in examples: the marginal value of a source halves after
-        about s examples; smaller s spreads the budget, larger s concentrates it.
+    objective: of strategy ``pgf``, one of :data:`OBJECTIVES` (default ``mean_variance``).
+    kappa: uncertainty aversion κ: standard errors subtracted from the mix's expected PGF
+        (``mean_variance``) or from each source's mean (``saturating`` and the ranking rules);
+        0 trusts the means as they are.
+    saturation: ``saturating`` only: s in log(1 + x/s), in examples: the marginal value of a
+        source halves after about s examples; smaller s spreads the budget.
     available: source → examples available (caps); key "default" sets the cap of the others.
     exclude / include: sources never to use / the only sources to consider.
     fix: source → examples to take exactly (taken out of the budget first).
@@ -83,12 +102,14 @@ class MixturePlanner:
         arrays (from :mod:`pgfselect.predict`) used for unmeasured cells.
     """
 
-    def __init__(self, target, budget, *, strategy="pgf", kappa=1.0, saturation=500.0, available=None,
+    def __init__(self, target, budget, *, strategy="pgf", objective="mean_variance", kappa=DEFAULT_KAPPA,
+                 saturation=500.0, available=None,
                  exclude=(), include=None, fix=None, target_examples=0, tau=0.05, k=3, seed=0,
                  solver=None, reference_examples=None, completion=None):
         self.target = target
         self.budget = budget
         self.strategy = strategy
+        self.objective = objective
         self.kappa = kappa
         self.saturation = saturation
         self.available = available
@@ -110,13 +131,12 @@ class MixturePlanner:
         self._check_params()
         self.targets_ = self._resolve_targets(matrix)
         self.notes_: list[str] = []
+        self.recommendation_ = None
         self.matrix_ = matrix.name or matrix.model
         self.matrix_digest_ = matrix.digest()
-        mean, unc, predicted = self._cell_estimates(matrix)
+        mean, unc, se, predicted = self._cell_estimates(matrix)
         tw = np.array([self.targets_[t] for t in self.targets_])
         tcols = [matrix.targets.index(t) for t in self.targets_]
-        mean_t = mean[:, tcols]
-        unc_t = unc[:, tcols]
         self.excluded_: dict[str, str] = {}
         no_row = [t for t in matrix.targets if t not in matrix.sources and t not in self.targets_]
         if no_row:
@@ -126,31 +146,70 @@ class MixturePlanner:
         self.predicted_inputs_ = sorted({matrix.sources[i] for i in candidates
                                          if predicted[i, tcols].any()})
         caps = self._caps(matrix, candidates)
-        combined_mean = mean_t[candidates] @ tw
-        combined_weight = (mean_t[candidates] - self.kappa * unc_t[candidates]) @ tw
+        mean_c, unc_c, se_c = mean[candidates][:, tcols], unc[candidates][:, tcols], se[candidates][:, tcols]
+        combined_mean = mean_c @ tw
+        # Errors of one source's cells towards several targets are treated as independent.
+        combined_se = np.sqrt((se_c**2) @ (tw**2))
+        if self._mean_variance:
+            combined_weight = combined_mean - self.kappa * combined_se
+        else:
+            combined_weight = (mean_c - self.kappa * unc_c) @ tw
         names = [matrix.sources[i] for i in candidates]
         lo, hi = matrix.ci()
         z = 1.959964  # predicted cells: a normal interval from the predictive std
         lo, hi = np.where(predicted, mean - z * unc, lo), np.where(predicted, mean + z * unc, hi)
-        self.pgf_ = {matrix.sources[i]: {t: _stats(mean[i, j], unc[i, j], lo[i, j], hi[i, j], predicted[i, j])
+        shown = se if self._mean_variance else unc
+        self.pgf_ = {matrix.sources[i]: {t: _stats(mean[i, j], shown[i, j], lo[i, j], hi[i, j], predicted[i, j])
                                          for t, j in zip(self.targets_, tcols)} for i in candidates}
         self.weights_ = dict(zip(names, combined_weight.round(6).tolist()))
-        inputs = _Inputs(names, combined_mean, combined_weight, caps)
+        inputs = _Inputs(names, combined_mean, combined_weight, caps, combined_se)
         fixed = self._fixed(names, caps)
         remaining = self.budget_ - sum(fixed.values())
         if remaining < 0:
-            raise PGFSelectError(f"--fix takes {sum(fixed.values())} examples, more than the budget {self.budget_}")
+            raise PGFSelectError(f"fix takes {sum(fixed.values())} examples, more than the budget {self.budget_}")
         alloc = self._allocate(inputs, remaining, fixed)
+        if alloc is None:
+            return self._nothing_helps(matrix, inputs)
         self.allocation_ = {n: int(v) for n, v in alloc.items() if v > 0}
         assert sum(self.allocation_.values()) == self.budget_
         for n in names:
             if n not in self.allocation_ and n not in self.excluded_:
                 self.excluded_[n] = self._why_not(inputs, n)
-        self.expected_ = self._expected(matrix, mean, tcols, tw)
+        if self._mean_variance:
+            self.expected_ = blend_expected(matrix, self.allocation_, mean, se, self.targets_, tcols)
+        else:
+            ref = self.reference_examples or matrix.provenance.get("examples_per_task") or 1000
+            self.expected_ = saturating_expected(matrix, self.allocation_, mean, self.targets_, tcols,
+                                                 float(self.saturation), float(ref))
+        return self
+
+    @property
+    def _mean_variance(self) -> bool:
+        return self.objective == "mean_variance"
+
+    def _nothing_helps(self, matrix: PGFMatrix, inp: _Inputs) -> "MixturePlanner":
+        """No source is expected to help: an answer (use the target's own data, or nothing), not an error."""
+        best = int(np.argmax(inp.weight))
+        reason = (f"no candidate source is expected to help {', '.join(self.targets_)}: the best, "
+                  f"{inp.names[best]}, has mean PGF {inp.mean[best]:+.3f}")
+        if self.kappa > 0 and inp.mean[best] > 0:
+            reason += f" ± {inp.se[best]:.3f} (κ={self.kappa:g}: not reliably above zero)"
+        own = self.target_examples > 0 or any(t in matrix.sources for t in self.targets_)
+        self.recommendation_ = {"strategy": "direct" if self.target_examples > 0 else "zero_shot", "reason": reason}
+        if self.target_examples == 0 and own:
+            self.recommendation_["reason"] += ("; if you have examples of the target, finetune on them "
+                                               "(strategy direct)")
+        self.allocation_ = {}
+        self.solver_, self.status_ = "none", NO_HELPFUL_SOURCE
+        for n in inp.names:
+            self.excluded_.setdefault(n, self._why_not(inp, n))
+        self.expected_ = None
         return self
 
     # ------------------------------------------------------------------ inputs
     def _check_params(self):
+        if self.objective not in OBJECTIVES:
+            raise PGFSelectError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         for name, value, ok in (("kappa", self.kappa, lambda v: v >= 0),
                                 ("saturation", self.saturation, lambda v: v > 0),
                                 ("tau", self.tau, lambda v: True)):
@@ -177,9 +236,14 @@ class MixturePlanner:
         return {t: w / total for t, w in out.items()}
 
     def _cell_estimates(self, matrix: PGFMatrix):
-        """Seed mean, its uncertainty, and which cells are predicted, over [source, target]."""
+        """Seed mean, its raw standard error, its empirical-Bayes standard error, and which cells
+        are predicted, over [source, target]."""
+        from .variance import cell_variance
+
         mean = matrix.mean()
         unc = matrix.sem()
+        var = cell_variance(matrix)
+        se = np.sqrt(var.mean_var)
         tcols = [matrix.targets.index(t) for t in self.targets_]
         predicted = np.zeros(mean.shape, bool)
         if self.completion is not None:
@@ -190,6 +254,7 @@ class MixturePlanner:
             mean = np.where(missing, cm, mean)
             # A predicted cell is shrunk by the larger of its predictive std and any seed spread.
             unc = np.where(missing, np.fmax(cs, np.nan_to_num(unc)), unc)
+            se = np.where(missing, np.fmax(cs, np.nan_to_num(se)), se)
             predicted = missing
         for j, t in zip(tcols, self.targets_):
             col_undef = matrix.undefined[:, j]
@@ -200,9 +265,14 @@ class MixturePlanner:
                 gaps = [matrix.sources[i] for i in np.flatnonzero(~matrix.measured[:, j] & ~col_undef)]
                 raise PGFSelectError(f"matrix {matrix.name or ''} has unmeasured cells towards {t} "
                                      f"(sources: {', '.join(gaps)}); measure them or plan with --complete")
-        if self.kappa > 0 and np.isnan(unc[:, tcols]).all():
-            self.notes_.append("one seed only: no uncertainty estimate, so no shrinkage (κ has no effect)")
-        return mean, np.nan_to_num(unc, nan=0.0), predicted
+        if self.kappa > 0:
+            used = se if self._mean_variance else unc
+            if np.isnan(used[:, tcols]).all():
+                self.notes_.append("one seed only: no uncertainty estimate, so no shrinkage (κ has no effect)")
+            elif self._mean_variance and var.method == "binomial":
+                self.notes_.append("one seed only: uncertainty from evaluation noise alone (binomial), which "
+                                   "leaves out training noise; measure a second seed")
+        return mean, np.nan_to_num(unc, nan=0.0), np.nan_to_num(se, nan=0.0), predicted
 
     def _candidates(self, matrix: PGFMatrix) -> list[int]:
         excl = {matrix.resolve_source(s) for s in self.exclude or ()}
@@ -271,17 +341,25 @@ class MixturePlanner:
         self.solver_, self.status_ = "rule", "optimal (closed-form rule)"
         if budget == 0:
             return dict(fixed)
-        if strategy == "pgf":
+        if strategy == "pgf" and self.objective == "saturating":
             w = np.where(free, inp.weight, 0.0)
-            self._guard(inp, w)
+            if not (w > 0).any():
+                return None
             x, self.solver_, self.status_ = solve(w, budget, caps, float(self.saturation), self.solver)
             priority = w
+        elif strategy == "pgf":
+            x = self._mean_variance_shares(inp, free, caps, fixed)
+            if x is None:
+                return None
+            x, priority = x * self.budget_, inp.mean
         elif strategy == "paper":
             w = np.where(free & (inp.mean > self.tau), inp.mean, 0.0)
             if not (w > 0).any():
+                if inp.mean.max() <= 0:
+                    return None
                 best = inp.names[int(np.argmax(inp.mean))]
-                raise PGFSelectError(f"no source has mean PGF above τ={self.tau} for this target "
-                                     f"(best: {best} at {inp.mean.max():.3f}); lower --tau")
+                raise PGFSelectError(f"no source has mean PGF above tau={self.tau} for this target "
+                                     f"(best: {best} at {inp.mean.max():.3f}); lower tau")
             x, priority = proportional(w, budget, caps), w
         elif strategy in ("top_k", "best_single", "random", "uniform", "direct"):
             w = self._pick(inp, free, strategy)
@@ -294,14 +372,27 @@ class MixturePlanner:
             out[n] = out.get(n, 0) + v
         return out
 
-    def _guard(self, inp: _Inputs, w: np.ndarray) -> None:
-        if (w > 0).any():
-            return
-        best = int(np.argmax(inp.weight))
-        raise PGFSelectError(
-            f"every candidate source is expected to hurt or not help the target: the best, "
-            f"{inp.names[best]}, has shrunk PGF {inp.weight[best]:.3f} (mean {inp.mean[best]:.3f}, κ={self.kappa}); "
-            "use direct finetuning (--target-examples N), lower --kappa, or another target")
+    def _mean_variance_shares(self, inp: _Inputs, free: np.ndarray, caps: np.ndarray, fixed: dict):
+        """Shares of the whole budget for the free sources, or None when no mix is expected to
+        help (its expected PGF minus κ standard errors is not above zero)."""
+        mu = np.where(free, inp.mean, 0.0)
+        if not (mu > 0).any():
+            if fixed:
+                raise PGFSelectError(f"besides the fixed sources ({', '.join(fixed)}), no candidate source is "
+                                     "expected to help; fix the whole budget or lower it")
+            return None
+        idx = [inp.names.index(n) for n in fixed]
+        f_shares = np.array([fixed[n] / self.budget_ for n in fixed])
+        shares, self.solver_, self.status_ = solve_mean_variance(
+            mu, inp.se, self.budget_, caps, float(self.kappa), fixed_shares=f_shares,
+            fixed_sigma=inp.se[idx], solver=self.solver)
+        total = np.zeros_like(shares)
+        total[idx] = f_shares
+        total += shares
+        value = float(inp.mean @ total - self.kappa * np.sqrt(np.sum((inp.se * total) ** 2)))
+        if value <= 0 and not fixed:
+            return None
+        return shares
 
     def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str) -> np.ndarray:
         idx = np.flatnonzero(free)
@@ -316,7 +407,8 @@ class MixturePlanner:
             chosen = order[:k]
         w = np.zeros(len(inp.names))
         w[chosen] = 1.0
-        if inp.caps[chosen].sum() < self.budget_ - 0.5 and strategy in ("best_single", "top_k", "random"):
+        left = self.budget_ - sum(int(v) for v in (self.fix or {}).values()) if self.fix else self.budget_
+        if inp.caps[chosen].sum() < left - 0.5 and strategy in ("best_single", "top_k", "random"):
             names = ", ".join(inp.names[i] for i in chosen)
             raise PGFSelectError(f"strategy {strategy}: {names} have only {int(inp.caps[chosen].sum())} "
                                  f"examples available, below the budget {self.budget_}")
@@ -325,56 +417,21 @@ class MixturePlanner:
     def _why_not(self, inp: _Inputs, name: str) -> str:
         i = inp.names.index(name)
         mean, weight = inp.mean[i], inp.weight[i]
-        if self.strategy_ in ("pgf",):
+        if self.strategy_ == "pgf":
             if mean < 0:
                 return f"negative transfer (mean {mean:+.3f})"
-            if weight <= 0:
+            if mean == 0:
+                return "no transfer (mean +0.000)"
+            if weight <= 0 and self.objective == "saturating":
                 return f"not reliably helpful (shrunk {weight:+.3f}, κ={self.kappa:g})"
+            if self.objective == "mean_variance":
+                return f"a better source is at least as sure (mean {mean:+.3f} ± {inp.se[i]:.3f})"
             return f"too weak for this budget (shrunk {weight:+.3f})"
         if self.strategy_ == "paper":
             return f"mean PGF {mean:+.3f} ≤ τ={self.tau:g}"
         return f"not chosen by strategy {self.strategy_}"
 
     # ------------------------------------------------------------------ outputs
-    def _expected(self, matrix: PGFMatrix, mean: np.ndarray, tcols: list[int], tw: np.ndarray) -> dict:
-        """What the mix should give each target, as a blend of its sources: Σ_i (x_i/B) · mean_i ·
-        g(B), each source's PGF at the whole budget weighted by its share, with
-        g(x) = log(1 + x/s) / log(1 + r/s) and r the examples per source the matrix was measured at.
-        The optimiser's objective adds the sources up instead; measured two-source mixes blend
-        (benchmarks/RESULTS.md, "Does transfer add up?"), so the sum overstates what a mix gives.
-        ``range`` runs from the blend to compounding, 1 − Π_i (1 − mean_i · g(x_i)): each source
-        closing its share of the gap the others left, which is what transfer would give if it did
-        add up (and, unlike the sum, never exceeds 1)."""
-        ref = self.reference_examples or matrix.provenance.get("examples_per_task") or 1000
-        ref = float(ref)
-        s = float(self.saturation)
-
-        def g(x):
-            return math.log1p(x / s) / math.log1p(ref / s)
-
-        budget = float(sum(self.allocation_.values()))
-        base = matrix.base_accuracy()
-        per_target = {}
-        for t, j in zip(self.targets_, tcols):
-            cell = {n: float(mean[matrix.sources.index(n), j]) for n in self.allocation_}
-            blend = {n: x / budget * cell[n] * g(budget) for n, x in self.allocation_.items()}
-            compounding = 1 - math.prod(1 - min(cell[n] * g(x), 1.0) for n, x in self.allocation_.items())
-            pgf = sum(blend.values())
-            entry = {"pgf": round(pgf, 4), "range": [round(min(pgf, compounding), 4), round(max(pgf, compounding), 4)],
-                     "per_source": {n: round(v, 4) for n, v in blend.items()}}
-            if base is not None and matrix.ceiling is not None:
-                b = float(np.nanmean(base[:, j]))
-                u = float(matrix.ceiling[j])
-                entry["zero_shot_accuracy"] = round(b, 4)
-                entry["accuracy"] = round(b + entry["pgf"] * (u - b), 4)
-            per_target[t] = entry
-        weights = list(zip(self.targets_, tw))
-        return {"targets": per_target, "pgf": round(sum(per_target[t]["pgf"] * w for t, w in weights), 4),
-                "range": [round(sum(per_target[t]["range"][k] * w for t, w in weights), 4) for k in (0, 1)],
-                "assumptions": f"the mix as a blend of its sources (as measured two-source mixes behave); "
-                               f"up to the range's top if transfer adds up; log saturation s={s:g}, matrix "
-                               f"measured at {ref:g} examples per source; a rough estimate, not a promise"}
-
     def to_dict(self) -> dict:
         """The plan as a plain dict (the JSON output and the plan file)."""
         from .. import __version__
@@ -392,11 +449,13 @@ class MixturePlanner:
             "excluded": self.excluded_,
             "solver": self.solver_,
             "status": self.status_,
+            "objective": self.objective if self.strategy_ == "pgf" else None,
+            "recommendation": self.recommendation_,
             "expected": self.expected_,
             "pgf": self.pgf_,
             "predicted_inputs": self.predicted_inputs_,
             "notes": self.notes_,
-            "options": {"kappa": self.kappa, "saturation": self.saturation, "tau": self.tau, "k": self.k,
+            "options": {"objective": self.objective, "kappa": self.kappa, "saturation": self.saturation, "tau": self.tau, "k": self.k,
                         "seed": self.seed, "target_examples": self.target_examples,
                         "available": dict(self.available or {}), "exclude": list(self.exclude or ()),
                         "include": None if self.include is None else list(self.include),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import PGFSelectError
 from ..matrix import PGFMatrix, load
+from ..plan.planner import NO_HELPFUL_SOURCE
 from .schema import PLANNED, LoadedRecipe, canonical_strategy
 
 
@@ -23,6 +24,7 @@ class RunSpec:
     sampling_seeds: dict[str, int] = field(default_factory=dict)  # task id -> seed of its items
     plan: dict | None = None  # the planner's output for planned strategies
     expected_pgf: float | None = None  # the plan's estimate of the mix's PGF on the target
+    repeat_to: int | None = None  # scarce direct: the items cycled to this many examples
 
     @property
     def key(self) -> str:
@@ -30,12 +32,15 @@ class RunSpec:
 
     @property
     def examples(self) -> int:
-        return sum(self.allocation.values())
+        return self.repeat_to or sum(self.allocation.values())
 
     def describe(self) -> dict:
-        return {"strategy": self.strategy, "seed": self.seed, "path": self.key, "examples": self.examples,
-                "allocation": dict(self.allocation), "sampling_seeds": dict(self.sampling_seeds),
-                "expected_pgf": self.expected_pgf}
+        out = {"strategy": self.strategy, "seed": self.seed, "path": self.key, "examples": self.examples,
+               "allocation": dict(self.allocation), "sampling_seeds": dict(self.sampling_seeds),
+               "expected_pgf": self.expected_pgf}
+        if self.repeat_to:
+            out["repeat_to"] = self.repeat_to
+        return out
 
 
 @dataclass
@@ -92,13 +97,19 @@ def resolve(loaded: LoadedRecipe, *, check_data: bool = True) -> Resolution:
     else:
         fixed_plan = None
     available = _available(r, matrix, task_ids, sizes)
+    scarce = r.scarce_target
     mixture_plan = fixed_plan or _plan(r, matrix, target_name, mixture_label, available, seed=0)
-    k = r.planner.k or len(mixture_plan["allocation"])
+    k = r.planner.k or max(1, len(mixture_plan["allocation"]))
     for strategy in [mixture_label] + [b for b in r.baselines if b != mixture_label]:
         if strategy == "zero_shot":
             runs.append(RunSpec("zero_shot", None, {}))
             continue
+        if strategy == mixture_label and mixture_plan["status"] == NO_HELPFUL_SOURCE:
+            rec = mixture_plan["recommendation"]
+            warnings.append(f"{strategy}: {rec['reason']}; its runs are skipped (recommendation: {rec['strategy']})")
+            continue
         for seed in r.seeds:
+            repeat_to = None
             if strategy == mixture_label:
                 plan = mixture_plan
             elif strategy == "direct":
@@ -107,13 +118,22 @@ def resolve(loaded: LoadedRecipe, *, check_data: bool = True) -> Resolution:
                 # random draws new sources per seed; the other rules ignore the seed.
                 plan = _plan(r, matrix, target_name, strategy, available, seed=seed if strategy == "random" else 0, k=k)
             if plan is None:
-                alloc = {target_id: r.budget}
-                expected = _direct_expected(r, matrix, target_name)
+                alloc = {target_id: scarce or r.budget}
+                repeat_to = r.budget if scarce else None
+                expected = None if scarce else _direct_expected(r, matrix, target_name)
+            elif plan["status"] == NO_HELPFUL_SOURCE:
+                warnings.append(f"{strategy} seed {seed}: {plan['recommendation']['reason']}; run skipped")
+                continue
             else:
                 alloc = {task_ids[src]: int(n) for src, n in plan["allocation"].items() if n > 0}
-                expected = _expected_pgf(plan, target_name)
-            run = RunSpec(strategy, seed, alloc, {t: sampling_seed(seed, strategy, t) for t in alloc},
-                          plan=plan, expected_pgf=expected)
+                # Scarce mode: the matrix says nothing about n target examples plus a mix.
+                expected = None if scarce else _expected_pgf(plan, target_name)
+                if scarce:
+                    alloc = {target_id: scarce, **alloc}
+            # Scarce mode: every strategy of a seed gets the same n target examples (the user's).
+            seeds = {t: sampling_seed(seed, "scarce_target" if scarce and t == target_id else strategy, t)
+                     for t in alloc}
+            run = RunSpec(strategy, seed, alloc, seeds, plan=plan, expected_pgf=expected, repeat_to=repeat_to)
             sizes.check(run)
             runs.append(run)
 
@@ -237,7 +257,7 @@ def _check_plan(plan: dict, loaded: LoadedRecipe, matrix: PGFMatrix, target_name
 
 def _planner_kwargs(r, strategy: str, available: dict, seed: int, k: int | None) -> dict:
     p = r.planner
-    kw = dict(strategy=strategy, kappa=p.kappa, saturation=p.saturation, tau=p.tau, available=available,
+    kw = dict(strategy=strategy, objective=p.objective, kappa=p.kappa, saturation=p.saturation, tau=p.tau, available=available,
               exclude=p.exclude, include=p.include, target_examples=p.target_examples, seed=seed,
               solver=p.solver, reference_examples=p.reference_examples)
     if k is not None:
@@ -252,8 +272,10 @@ def _plan(r, matrix: PGFMatrix, target_name: str, strategy: str, available: dict
     if strategy not in PLANNED:  # pragma: no cover - guarded by the caller
         raise AssertionError(strategy)
     kw = _planner_kwargs(r, strategy, available, seed, k if k is not None else r.planner.k)
+    if r.scarce_target:  # the target's n examples are added by the caller; the rest is planned
+        kw["target_examples"] = 0
     try:
-        return MixturePlanner(target_name, r.budget, **kw).fit(matrix).to_dict()
+        return MixturePlanner(target_name, r.budget - r.scarce_target, **kw).fit(matrix).to_dict()
     except PGFSelectError as exc:
         raise PGFSelectError(f"strategy {strategy}: {exc}") from None
 

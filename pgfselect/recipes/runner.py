@@ -189,6 +189,8 @@ def sample_items(loaded: LoadedRecipe, run: RunSpec) -> list[tuple[str, object]]
             raise PGFSelectError(f"strategy {run.strategy} needs {n} examples of {task_id} but its train split "
                                  f"gave {len(items)}; lower the budget or give more data")
         out += [(task_id, it) for it in items]
+    if run.repeat_to and out:  # scarce direct: the same items cycled, as many examples as the mixes
+        out = [out[i % len(out)] for i in range(run.repeat_to)]
     return out
 
 

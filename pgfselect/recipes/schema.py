@@ -26,11 +26,12 @@ from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
 from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, validate_config
 from ..plan.budget import parse_examples
+from ..plan.planner import DEFAULT_KAPPA
 
 # Strategies a recipe can run. Planned ones go through MixturePlanner on the recipe's matrix.
 PLANNED = ("pgf", "paper", "top_k", "uniform", "random", "best_single")
 STRATEGIES = {
-    "pgf": "the planner's mixture (convex, diminishing returns, uncertainty-shrunk PGF)",
+    "pgf": "the planner's mixture (expected PGF of the mix minus kappa standard errors)",
     "paper": "the paper's rule: sources with PGF > tau, examples in proportion to PGF",
     "top_k": "the k best sources by shrunk PGF, equal split",
     "uniform": "every candidate source, equal split",
@@ -59,7 +60,8 @@ def canonical_strategy(name: str) -> str:
 class PlannerOptions(_Strict):
     """Options of every strategy computed from the matrix (see ``pgfselect plan --help``)."""
 
-    kappa: float = Field(1.0, ge=0)
+    objective: Literal["mean_variance", "saturating"] = "mean_variance"
+    kappa: float = Field(DEFAULT_KAPPA, ge=0)
     saturation: float = Field(500.0, gt=0)
     tau: float = 0.05
     k: Optional[int] = Field(None, ge=1, description="sources of random/top_k; default: as many as the mixture uses")
@@ -121,6 +123,10 @@ class Recipe(_Strict):
     # measure configs; e.g. {"blink": {"train_fraction": 0.5}}.
     task_options: dict[str, dict] = Field(default_factory=dict)
     mixture: MixtureSpec = MixtureSpec()
+    # Scarce-target mode: the N target examples a user has are in every trained run. Planned
+    # strategies add (budget - N) examples planned from the other sources (the target's own row
+    # never used); direct trains on the N examples alone, repeated to the budget (same steps).
+    scarce_target: int = Field(0, ge=0, description="examples of the target in every trained run (0: off)")
     baselines: list[str] = Field(default_factory=lambda: ["direct", "random", "uniform", "zero_shot"])
     planner: PlannerOptions = PlannerOptions()
     seeds: list[int] = Field([0, 1, 2], min_length=1)
@@ -191,6 +197,11 @@ class Recipe(_Strict):
             raise ValueError("matrix: required key is missing (or give mixture.plan, a plan file naming its matrix)")
         if self.mixture.plan is None and self.mixture.strategy in self.baselines:
             raise ValueError(f"baselines: {self.mixture.strategy!r} is already the mixture under test")
+        if self.scarce_target and self.scarce_target >= self.budget:
+            raise ValueError(f"scarce_target: {self.scarce_target} target examples leave nothing of the budget "
+                             f"{self.budget} to plan; give fewer than the budget")
+        if self.scarce_target and self.mixture.plan is not None:
+            raise ValueError("scarce_target: plans the mixture itself; give mixture as a strategy, not a plan file")
         return self
 
     # ------------------------------------------------------------------ derived
