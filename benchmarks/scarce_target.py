@@ -1,0 +1,265 @@
+"""The scarce-target study (issue 16): with n examples of the target, does adding planned source
+data beat training on the n examples alone?
+
+For each of the 13 synthetic targets and n in {50, 200}, budget 2,000 examples, on the measured
+synthetic matrix (benchmarks/results/selection_synthetic_matrix.csv, measured on the val split;
+the target's own row never used), arms (recipe ``scarce_target: n``):
+
+  direct             the n target examples alone, cycled to 2,000 examples (the same steps)
+  pgf+target         the n target examples + a (2,000 − n) mix planned by the default planner
+  best_single+target the n examples + the best single other source
+  random+target      the n examples + k random other sources (k = the pgf mix's)
+  shuffled+target    the n examples + the default planner's mix on the matrix with its source
+                     labels permuted (negative control: must do no better than random)
+
+Every arm of a seed uses the same n target examples. 3 training seeds; scoring on the test split
+(256 items, the selection study's), which nothing chooses from.
+
+PRE-REGISTERED (fixed before any run; benchmarks/results/scarce_target_preregistration.md):
+  primary endpoints, for n = 50 and n = 200 each:
+    (a) pgf+target − direct: mean accuracy difference over the 13 targets; paired item × seed
+        bootstrap (2,000 replicates) two-sided p, and a sign test over targets;
+    (b) pgf+target vs best_single+target: non-inferiority with margin 0.02 accuracy
+        (one-sided bootstrap p, H0: difference ≤ −0.02), TOST equivalence reported beside it.
+  Holm correction over the four primary tests (a50, a200, b50, b200), bootstrap p for (a).
+  Goals (the issue's): pgf+target beats direct on ≥ 10/13 targets at n = 50 and ≥ 8/13 at n = 200;
+  beats random+target on ≥ 10/13 at n = 50; shuffled+target beats random+target on ≤ 8/13.
+
+    .venv/bin/python benchmarks/scarce_target.py --stage run --targets Counting,Jigsaw --n 50
+    .venv/bin/python benchmarks/scarce_target.py --stage report
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ARMS = {"direct": "direct", "pgf+target": "pgf", "best_single+target": "best_single",
+        "random+target": "random", "shuffled+target": "pgf"}
+PRIMARY_MARGIN = 0.02
+
+
+def study_recipe(target: str, n: int, matrix: Path, args, baselines: list[str]) -> dict:
+    measure_cfg = yaml.safe_load(Path(args.measure_config).read_text())
+    training = {k: v for k, v in measure_cfg["training"].items() if k not in ("examples_per_task", "max_steps")}
+    training["epochs"] = 1
+    return {"pgfselect_recipe": 1, "name": f"scarce-{target}-n{n}", "model": measure_cfg["model"],
+            "target": f"synthetic:{target}", "budget": args.budget, "matrix": str(matrix.resolve()),
+            "task_options": measure_cfg.get("task_options", {}), "mixture": "pgf", "baselines": baselines,
+            "scarce_target": n, "seeds": args.seeds, "training": training,
+            "evaluation": {"split": "test", "n_items": args.eval_items, "batch_size": 32, "seed": 1000}}
+
+
+def shuffled_matrix(matrix_path: Path, target: str, out: Path) -> Path:
+    """The matrix with the source labels of every source but the target permuted (seeded by the
+    target's name): the planner then chooses on numbers unrelated to the sources' real transfer."""
+    from pgfselect.matrix import load
+
+    m = load(matrix_path)
+    tid = f"synthetic:{target}"
+    others = [i for i, s in enumerate(m.sources) if s != tid]
+    rng = np.random.default_rng(sum(map(ord, target)))
+    perm = list(range(len(m.sources)))
+    shuffled = rng.permutation(others)
+    for i, j in zip(others, shuffled):
+        perm[i] = int(j)
+    sh = dataclasses.replace(m, values=m.values[:, perm], status=m.status[:, perm],
+                             correct_ft=None if m.correct_ft is None else m.correct_ft[:, perm])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sh.to_csv(out)
+    return out
+
+
+def run_stage(args, targets, sizes) -> None:
+    from pgfselect.recipes.runner import RecipeRunner
+    from pgfselect.recipes.schema import recipe_from_dict
+
+    for target in targets:
+        for n in sizes:
+            start = time.perf_counter()
+            folder = args.work / f"n{n}" / target
+            doc = study_recipe(target, n, args.matrix, args, ["random", "direct", "zero_shot"])
+            RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"scarce {target} n={n}"), folder / "main",
+                         cache_dir=args.work / "cache", progress=not args.quiet).run()
+            if not same_as_pgf(doc, args):  # the same mixture would only re-measure sampling noise
+                doc = dict(study_recipe(target, n, args.matrix, args, []), mixture="best_single")
+                RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"scarce {target} n={n} best_single"),
+                             folder / "best_single", cache_dir=args.work / "cache", progress=not args.quiet).run()
+            sh = shuffled_matrix(args.matrix, target, args.work / "shuffled" / f"{target}.csv")
+            doc = study_recipe(target, n, sh, args, [])
+            RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"scarce {target} n={n} shuffled"),
+                         folder / "shuffled", cache_dir=args.work / "cache", progress=not args.quiet).run()
+            print(f"{target} n={n}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def same_as_pgf(doc: dict, args) -> bool:
+    """Whether best_single plans the pgf mixture for this recipe (then its arm is pgf's runs)."""
+    from pgfselect.recipes.resolve import resolve
+    from pgfselect.recipes.schema import recipe_from_dict
+
+    alloc = {}
+    for mixture in ("pgf", "best_single"):
+        res = resolve(recipe_from_dict(dict(doc, mixture=mixture, baselines=[]), base_dir=ROOT), check_data=False)
+        alloc[mixture] = [r.allocation for r in res.runs]
+    return alloc["pgf"] == alloc["best_single"]
+
+
+def _runs(folder: Path, strategy: str) -> dict[int, dict]:
+    """seed -> {"accuracy", "items": {id: correct}, "allocation"} of one strategy's finished runs."""
+    out = {}
+    for m in sorted(folder.glob(f"runs/{strategy}/seed_*/metrics.json")):
+        metrics = json.loads(m.read_text())
+        target = metrics["target"]
+        items = {}
+        for line in (m.parent / "predictions.jsonl").read_text().splitlines():
+            p = json.loads(line)
+            if p["task"] == target:
+                items[p["id"]] = int(bool(p["correct"]))
+        alloc = json.loads((m.parent / "config.json").read_text())["allocation"]
+        out[int(metrics["seed"])] = {"accuracy": metrics["accuracy"], "items": items, "allocation": alloc}
+    return out
+
+
+def collect(args, targets, sizes) -> dict:
+    """Per target, n and arm: per-seed accuracy, per-item correctness, allocations."""
+    data = {}
+    for target in targets:
+        for n in sizes:
+            folder = args.work / f"n{n}" / target
+            arms = {}
+            for arm, strategy in ARMS.items():
+                sub = folder / {"shuffled+target": "shuffled", "best_single+target": "best_single"}.get(arm, "main")
+                runs = _runs(sub, strategy)
+                if runs:
+                    arms[arm] = runs
+            if "pgf+target" not in arms and "direct" in arms and (folder / "main" / "summary.json").is_file():
+                # The planner said no source helps: its answer is the n target examples alone.
+                if any("skipped" in w for w in json.loads((folder / "main" / "summary.json").read_text())["warnings"]):
+                    arms["pgf+target"] = arms["direct"]
+            if "best_single+target" not in arms and "pgf+target" in arms and not (folder / "best_single").exists():
+                arms["best_single+target"] = arms["pgf+target"]  # the same mixture: one arm
+            zs = sorted((folder / "main").glob("runs/zero_shot/base/metrics.json"))
+            if zs:
+                arms["zero_shot"] = {"accuracy": json.loads(zs[0].read_text())["accuracy"]}
+            if arms:
+                data.setdefault(target, {})[str(n)] = arms
+    return data
+
+
+def summarise(data: dict, seeds: list[int], sizes) -> dict:
+    from pgfselect.compare import t_interval
+    from pgfselect.stats import bootstrap_p_two_sided, holm, margin_tests, paired_bootstrap, sign_test
+
+    out = {"budget": None, "seeds": seeds, "target_examples": list(sizes), "targets": {}}
+    complete = {}
+    for target, by_n in data.items():
+        for n, arms in by_n.items():
+            row = {}
+            for arm, runs in arms.items():
+                if arm == "zero_shot":
+                    row[arm] = {"mean": runs["accuracy"]}
+                    continue
+                per_seed = [runs[s]["accuracy"] for s in seeds if s in runs]
+                mean, lo, hi = t_interval(per_seed)
+                row[arm] = {"mean": mean, "ci_low": lo, "ci_high": hi, "per_seed": per_seed,
+                            "allocation": runs[min(runs)]["allocation"]}
+            out["targets"].setdefault(target, {})[n] = row
+            if all(a in arms and all(s in arms[a] for s in seeds) for a in ARMS):
+                complete.setdefault(n, []).append(target)
+
+    def items(target, n, arm):
+        runs = data[target][n][arm]
+        ids = sorted(runs[seeds[0]]["items"])
+        return np.array([[runs[s]["items"][i] for i in ids] for s in seeds])
+
+    tests, p_primary = {}, {}
+    for n, targets in complete.items():
+        t = {}
+        mean = {arm: {tg: out["targets"][tg][n][arm]["mean"] for tg in targets} for arm in ARMS}
+
+        def diff(a, b):
+            return [mean[a][tg] - mean[b][tg] for tg in targets]
+
+        for name, (a, b) in {"pgf_vs_direct": ("pgf+target", "direct"),
+                             "pgf_vs_best_single": ("pgf+target", "best_single+target"),
+                             "pgf_vs_random": ("pgf+target", "random+target"),
+                             "shuffled_vs_random": ("shuffled+target", "random+target")}.items():
+            boot = paired_bootstrap({tg: items(tg, n, a) for tg in targets}, {tg: items(tg, n, b) for tg in targets})
+            d = diff(a, b)
+            t[name] = {"mean_difference": float(np.mean(d)), "bootstrap_ci95": [float(np.quantile(boot, 0.025)),
+                                                                                float(np.quantile(boot, 0.975))],
+                       "p_bootstrap": bootstrap_p_two_sided(boot), "sign_test": sign_test(d),
+                       "per_target": dict(zip(targets, d))}
+            if name == "pgf_vs_best_single":
+                t[name].update(margin_tests(boot, PRIMARY_MARGIN))
+                p_primary[f"b_n{n}"] = t[name]["p_noninferiority"]
+            if name == "pgf_vs_direct":
+                p_primary[f"a_n{n}"] = t[name]["p_bootstrap"]
+        t["same_mixture_as_best_single"] = sum(
+            out["targets"][tg][n]["pgf+target"]["allocation"] == out["targets"][tg][n]["best_single+target"]["allocation"]
+            for tg in targets)
+        t["targets"] = len(targets)
+        tests[n] = t
+    adjusted = holm(p_primary) if p_primary else {}
+    out["tests"] = tests
+    out["primary_holm"] = {k: {"p": p_primary[k], "p_holm": adjusted[k]} for k in p_primary}
+    out["complete_targets"] = complete
+    return out
+
+
+def report_stage(args, targets, sizes) -> dict:
+    data = collect(args, targets, sizes)
+    out = summarise(data, args.seeds, sizes)
+    out["budget"] = args.budget
+    out["matrix"] = str(args.matrix.resolve().relative_to(ROOT)) if args.matrix.resolve().is_relative_to(ROOT) else str(args.matrix)
+    out["evaluation"] = {"split": "test", "n_items": args.eval_items}
+    items = {tg: {n: {arm: {str(s): "".join(str(v) for _, v in sorted(runs[s]["items"].items())) for s in runs}
+                      for arm, runs in arms.items() if arm != "zero_shot"} for n, arms in by_n.items()}
+             for tg, by_n in data.items()}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "scarce_target.json").write_text(json.dumps(out, indent=1))
+    (args.results / "scarce_target_items.json").write_text(json.dumps(
+        {"format": "per target, n, arm and seed: correctness of each test item (0/1) in sorted item-id order",
+         "items": items}))
+    print(json.dumps({"tests": {n: {k: (v if not isinstance(v, dict) else {kk: vv for kk, vv in v.items() if kk != "per_target"})
+                                    for k, v in t.items()} for n, t in out["tests"].items()},
+                      "primary_holm": out["primary_holm"]}, indent=1))
+    return out
+
+
+def main():
+    from pgfselect.names import BLINK_TASKS
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stage", choices=["run", "report", "all"], default="all")
+    ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "scarce")
+    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--matrix", type=Path, default=ROOT / "benchmarks" / "results" / "selection_synthetic_matrix.csv")
+    ap.add_argument("--measure-config", default=str(ROOT / "recipes" / "measure-synthetic.yaml"))
+    ap.add_argument("--targets", default="all")
+    ap.add_argument("--n", default="50,200", help="target examples, comma-separated")
+    ap.add_argument("--budget", type=int, default=2000)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--eval-items", type=int, default=256)
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    sizes = [int(x) for x in args.n.split(",")]
+    targets = list(BLINK_TASKS) if args.targets == "all" else [t.strip() for t in args.targets.split(",")]
+    start = time.perf_counter()
+    if args.stage in ("run", "all"):
+        run_stage(args, targets, sizes)
+    if args.stage in ("report", "all"):
+        report_stage(args, targets, sizes)
+    print(f"wall time: {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
