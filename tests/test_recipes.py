@@ -294,3 +294,34 @@ def test_demo_recipe_validates_and_shares_the_measured_base(tmp_path, capsys):
     assert strategies == {"pgf", "random", "uniform", "best_single", "direct", "zero_shot"}
     pgf_sources = {s for r in out["runs"] if r["strategy"] == "pgf" for s in r["allocation"]}
     assert pgf_sources and not pgf_sources & {doc["target"]}
+
+
+def test_scarce_target_mode_adds_the_same_target_examples_to_every_arm(tmp_path, matrix_csv):
+    doc = tiny_recipe(matrix_csv, budget=40, scarce_target=10, baselines=["direct", "random", "zero_shot"])
+    res = resolve(recipe_from_dict(doc, base_dir=tmp_path), check_data=False)
+    target = "synthetic:Counting"
+    by = {(r.strategy, r.seed): r for r in res.runs}
+    pgf = by[("pgf", 0)]
+    assert pgf.allocation[target] == 10 and pgf.examples == 40
+    assert target not in (pgf.plan or {}).get("allocation", {})  # the target's own row is never planned
+    assert by[("direct", 0)].allocation == {target: 10} and by[("direct", 0)].repeat_to == 40
+    for seed in (0, 1):  # one set of n target examples per seed, whatever the arm
+        assert len({by[(s, seed)].sampling_seeds[target] for s in ("pgf", "random", "direct")}) == 1
+    from pgfselect.recipes.runner import sample_items
+
+    loaded = recipe_from_dict(doc, base_dir=tmp_path)
+    items = sample_items(loaded, by[("direct", 1)])
+    assert len(items) == 40 and len({it.id for _, it in items}) == 10  # cycled to the budget
+    with pytest.raises(Exception, match="scarce_target"):
+        recipe_from_dict(tiny_recipe(matrix_csv, budget=10, scarce_target=10), base_dir=tmp_path)
+
+
+def test_no_helpful_source_skips_the_planned_runs_with_a_warning(tmp_path):
+    values = np.full((2, 3, 3), -0.2)
+    for i in range(3):
+        values[:, i, i] = 0.5
+    path = tmp_path / "neg.csv"
+    PGFMatrix.from_values(values, TASKS, TASKS, seeds=["seed_0", "seed_1"], model="tiny:t64").to_csv(path)
+    res = resolve(recipe_from_dict(tiny_recipe(path), base_dir=tmp_path), check_data=False)
+    assert {r.strategy for r in res.runs} == {"direct", "random", "uniform", "zero_shot"}
+    assert any("pgf" in w and "skipped" in w and "zero_shot" in w for w in res.warnings)

@@ -22,6 +22,7 @@ COMMANDS = {
     "train": "train:train",
     "compare": "compare:compare",
     "saturation": "saturation:saturation",
+    "fit-mixtures": "fit_mixtures:fit_mixtures",
 }
 
 

@@ -80,10 +80,12 @@ def _available(values, path) -> dict:
 @click.option("--solver", default=None, help="cvxpy solver (default: cvxpy's choice, CLARABEL).")
 @click.option("--complete", is_flag=True, help="Plan on a matrix with unmeasured cells, predicting them (with error bars).")
 @click.option("--prior", "priors", multiple=True, metavar="MATRIX", help="With --complete: other matrices used as priors.")
+@click.option("--mixture-model", type=click.Path(dir_okay=False),
+              help="A model from `pgfselect fit-mixtures`: optimise its fitted response instead of the blend.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file (YAML) that `pgfselect train` reads.")
 @format_option
 def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, available, available_file, exclude,
-         include, fix, target_examples, tau, k, seed, solver, complete, priors, out, fmt):
+         include, fix, target_examples, tau, k, seed, solver, complete, priors, mixture_model, out, fmt):
     """Plan how many training examples to take from each source task for a target.
 
     Objective: maximise the mix's expected PGF (the share-weighted PGF of its sources) minus κ
@@ -111,11 +113,16 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         matrix, completion = _complete(matrix, priors)
     elif priors:
         raise PGFSelectError("--prior is used only with --complete")
+    model = None
+    if mixture_model:
+        from ..plan.mixture_model import read_model
+
+        model = read_model(mixture_model)
     planner = MixturePlanner(
         _target_weights(targets), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
-        tau=tau, k=k, seed=seed, solver=solver, completion=completion).fit(matrix)
+        tau=tau, k=k, seed=seed, solver=solver, completion=completion, mixture_model=model).fit(matrix)
     result = planner.to_dict()
     if out:
         from ..plan import write_plan

@@ -100,12 +100,15 @@ class MixturePlanner:
         default: the matrix provenance's ``examples_per_task``, else 1000.
     completion: an optional object with ``mean_``, ``std_`` and ``measured_`` [source, target]
         arrays (from :mod:`pgfselect.predict`) used for unmeasured cells.
+    mixture_model: an optional fitted :class:`~.mixture_model.MixtureResponse` for the target:
+        strategy ``pgf`` then maximises its fitted response instead of the blend (sources it
+        does not know are left out).
     """
 
     def __init__(self, target, budget, *, strategy="pgf", objective="mean_variance", kappa=DEFAULT_KAPPA,
                  saturation=500.0, available=None,
                  exclude=(), include=None, fix=None, target_examples=0, tau=0.05, k=3, seed=0,
-                 solver=None, reference_examples=None, completion=None):
+                 solver=None, reference_examples=None, completion=None, mixture_model=None):
         self.target = target
         self.budget = budget
         self.strategy = strategy
@@ -123,6 +126,7 @@ class MixturePlanner:
         self.solver = solver
         self.reference_examples = reference_examples
         self.completion = completion
+        self.mixture_model = mixture_model
 
     # ------------------------------------------------------------------ fit
     def fit(self, matrix: PGFMatrix) -> "MixturePlanner":
@@ -175,13 +179,25 @@ class MixturePlanner:
         for n in names:
             if n not in self.allocation_ and n not in self.excluded_:
                 self.excluded_[n] = self._why_not(inputs, n)
-        if self._mean_variance:
+        if self.strategy_ == "pgf" and self.mixture_model is not None:
+            self.expected_ = self._model_expected()
+        elif self._mean_variance:
             self.expected_ = blend_expected(matrix, self.allocation_, mean, se, self.targets_, tcols)
         else:
             ref = self.reference_examples or matrix.provenance.get("examples_per_task") or 1000
             self.expected_ = saturating_expected(matrix, self.allocation_, mean, self.targets_, tcols,
                                                  float(self.saturation), float(ref))
         return self
+
+    def _model_expected(self) -> dict:
+        model, (t,) = self.mixture_model, list(self.targets_)
+        shares = np.array([[self.allocation_.get(n, 0) / self.budget_ for n in model.sources_]])
+        pgf = round(float(model.predict(shares)[0]), 4)
+        err = round(1.2533 * model.cv_mae_, 4)  # MAE → std of a normal error
+        entry = {"pgf": pgf, "std_error": err, "range": [round(pgf - 1.959964 * err, 4), round(pgf + 1.959964 * err, 4)]}
+        return {"targets": {t: entry}, **entry,
+                "assumptions": f"the fitted mixture response of {model.n_runs_} trained runs (cross-validated MAE "
+                               f"{model.cv_mae_:.3f}); an estimate that `pgfselect train` verifies"}
 
     @property
     def _mean_variance(self) -> bool:
@@ -347,6 +363,11 @@ class MixturePlanner:
                 return None
             x, self.solver_, self.status_ = solve(w, budget, caps, float(self.saturation), self.solver)
             priority = w
+        elif strategy == "pgf" and self.mixture_model is not None:
+            x = self._model_shares(inp, free, caps, fixed)
+            if x is None:
+                return None
+            x, priority = x * self.budget_, inp.mean
         elif strategy == "pgf":
             x = self._mean_variance_shares(inp, free, caps, fixed)
             if x is None:
@@ -370,6 +391,34 @@ class MixturePlanner:
         out = {n: int(v) for n, v in zip(inp.names, ints)}
         for n, v in fixed.items():
             out[n] = out.get(n, 0) + v
+        return out
+
+    def _model_shares(self, inp: _Inputs, free: np.ndarray, caps: np.ndarray, fixed: dict):
+        """Shares that maximise the fitted mixture response over the sources it knows, or None
+        when its best mix is not predicted to help."""
+        model = self.mixture_model
+        if len(self.targets_) > 1 or (model.target_ and model.target_ not in self.targets_):
+            raise PGFSelectError(f"the mixture model was fitted for target {model.target_!r}; plan that one target")
+        known = [n for n in inp.names if n in model.sources_ and (free[inp.names.index(n)] or n in fixed)]
+        for n in inp.names:
+            if n not in model.sources_:
+                self.excluded_[n] = "not in the mixture model (no trained mix used it)"
+        if not known:
+            raise PGFSelectError("no candidate source is in the mixture model; fit it on runs that use these sources")
+        order = [model.sources_.index(n) for n in known]
+        share_caps = np.zeros(len(model.sources_))
+        for n, k in zip(known, order):
+            share_caps[k] = caps[inp.names.index(n)] / self.budget_
+        fixed_idx = {model.sources_.index(n): v / self.budget_ for n, v in fixed.items() if n in model.sources_}
+        w = model.best_shares(share_caps, fixed=fixed_idx)
+        self.model_prediction_ = float(model.predict(w)[0])
+        self.solver_, self.status_ = "scipy-slsqp", "optimal (fitted mixture response, multi-start)"
+        if self.model_prediction_ <= 0 and not fixed:
+            return None
+        out = np.zeros(len(inp.names))
+        for n, k in zip(known, order):
+            if n not in fixed:
+                out[inp.names.index(n)] = w[k]
         return out
 
     def _mean_variance_shares(self, inp: _Inputs, free: np.ndarray, caps: np.ndarray, fixed: dict):
@@ -449,7 +498,8 @@ class MixturePlanner:
             "excluded": self.excluded_,
             "solver": self.solver_,
             "status": self.status_,
-            "objective": self.objective if self.strategy_ == "pgf" else None,
+            "objective": (None if self.strategy_ != "pgf" else
+                          "mixture_model" if self.mixture_model is not None else self.objective),
             "recommendation": self.recommendation_,
             "expected": self.expected_,
             "pgf": self.pgf_,
