@@ -280,6 +280,7 @@ def test_demo_recipe_validates_and_shares_the_measured_base(tmp_path, capsys):
         assert doc[key] == measure_doc[key], key
     assert doc["target"] in measure_doc["tasks"] and doc["target"] not in measure_doc["sources"]
     assert doc["budget"] == measure_doc["training"]["examples_per_task"]
+    assert 0 < doc["scarce_target"] < doc["budget"]  # the scarce-target story: a few target examples
     assert doc["evaluation"]["split"] == "test" and measure_doc["evaluation"]["split"] == "val"
     # A stand-in for the measured matrix (sources x all tasks, two seeds), where the recipe expects it.
     tasks, sources = measure_doc["tasks"], measure_doc["sources"]
@@ -291,9 +292,12 @@ def test_demo_recipe_validates_and_shares_the_measured_base(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["valid"] is True
     strategies = {r["strategy"] for r in out["runs"]}
-    assert strategies == {"pgf", "random", "uniform", "best_single", "direct", "zero_shot"}
+    assert strategies == {"pgf", "random", "best_single", "direct", "zero_shot"}
+    for r in out["runs"]:
+        if r["strategy"] != "zero_shot":
+            assert r["allocation"][doc["target"]] == doc["scarce_target"] and r["examples"] == doc["budget"]
     pgf_sources = {s for r in out["runs"] if r["strategy"] == "pgf" for s in r["allocation"]}
-    assert pgf_sources and not pgf_sources & {doc["target"]}
+    assert pgf_sources - {doc["target"]}
 
 
 def test_scarce_target_mode_adds_the_same_target_examples_to_every_arm(tmp_path, matrix_csv):

@@ -50,7 +50,9 @@ def compare(run_dirs, plot_path, no_plot, level, task, fmt, quiet):
     if fmt == "json":
         echo_json(rows)
     elif not quiet:
-        _print_table(rows, level, written)
+        from ..verdict import read_comparison
+
+        _print_table(rows, level, written, read_comparison(rows, runs))
 
 
 def _pct(v) -> str:
@@ -65,7 +67,7 @@ def _diff(d: dict | None) -> str:
     return f"{d['mean_diff']:+.1%}{ci}{p}"
 
 
-def _print_table(rows: list[dict], level: float, written) -> None:
+def _print_table(rows: list[dict], level: float, written, reading=()) -> None:
     from rich.table import Table
 
     table = Table(title=f"target {rows[0]['target']}: accuracy over seeds, {level:.0%} t-intervals "
@@ -88,5 +90,7 @@ def _print_table(rows: list[dict], level: float, written) -> None:
     for r in rows:
         for w in r["warnings"]:
             con.print(f"warning: {r['strategy']}: {w}")
+    for line in reading:
+        con.print(f"reading: {line}")
     if written:
         con.print(f"plot: {written}")

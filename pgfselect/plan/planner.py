@@ -473,8 +473,10 @@ class MixturePlanner:
                 return "no transfer (mean +0.000)"
             if weight <= 0 and self.objective == "saturating":
                 return f"not reliably helpful (shrunk {weight:+.3f}, κ={self.kappa:g})"
+            if self.objective == "mean_variance" and self.kappa == 0:
+                return f"a source with a higher mean PGF takes the budget (mean {mean:+.3f})"
             if self.objective == "mean_variance":
-                return f"a better source is at least as sure (mean {mean:+.3f} ± {inp.se[i]:.3f})"
+                return f"not worth its uncertainty beside the chosen (mean {mean:+.3f} ± {inp.se[i]:.3f}, κ={self.kappa:g})"
             return f"too weak for this budget (shrunk {weight:+.3f})"
         if self.strategy_ == "paper":
             return f"mean PGF {mean:+.3f} ≤ τ={self.tau:g}"
