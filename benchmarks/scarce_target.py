@@ -214,6 +214,51 @@ def summarise(data: dict, seeds: list[int], sizes) -> dict:
     return out
 
 
+def markdown(out: dict) -> str:
+    """Per-target tables (accuracy on the test split, mean [95% t-CI over seeds]) and the tests."""
+    arms = ["zero_shot", *ARMS]
+    lines = [f"Budget {out['budget']} examples, seeds {out['seeds']}, {out['evaluation']['n_items']} test items per "
+             "target; accuracy mean [95% t-CI over seeds]. Targets whose arms are not all finished are listed "
+             "but left out of the tests.", ""]
+    for n in map(str, out["target_examples"]):
+        lines += [f"### n = {n} target examples", "", "| target | " + " | ".join(arms) + " | pgf mix |",
+                  "|" + "---|" * (len(arms) + 2)]
+        for target, by_n in out["targets"].items():
+            row = by_n.get(n)
+            if not row:
+                continue
+            cells = []
+            for arm in arms:
+                r = row.get(arm)
+                if not r:
+                    cells.append("-")
+                elif r.get("ci_low") is None:
+                    cells.append(f"{r['mean']:.3f}")
+                else:
+                    cells.append(f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+            mix = row.get("pgf+target", {}).get("allocation", {})
+            lines.append(f"| {target} | " + " | ".join(cells) + " | " +
+                         ", ".join(f"{k.split(':', 1)[-1]} {v}" for k, v in mix.items()) + " |")
+        t = out["tests"].get(n)
+        if t:
+            lines.append("")
+            for name in ("pgf_vs_direct", "pgf_vs_random", "pgf_vs_best_single", "shuffled_vs_random"):
+                x = t[name]
+                s = x["sign_test"]
+                lines.append(f"- {name}: mean {x['mean_difference']:+.3f} (bootstrap 95% CI "
+                             f"[{x['bootstrap_ci95'][0]:+.3f}, {x['bootstrap_ci95'][1]:+.3f}], p {x['p_bootstrap']:.3g}); "
+                             f"wins {s['wins']}, losses {s['losses']}, ties {s['ties']} of {t['targets']} (sign test p "
+                             f"{s['p']:.3g})" + (f"; non-inferiority (margin {x['margin']}) p {x['p_noninferiority']:.3g}, "
+                                                  f"TOST p {x['p_equivalence_tost']:.3g}" if "margin" in x else ""))
+            lines.append(f"- pgf chose the same mixture as best_single on {t['same_mixture_as_best_single']} of "
+                         f"{t['targets']} targets")
+        lines.append("")
+    if out["primary_holm"]:
+        lines.append("Primary endpoints, Holm-adjusted: " + "; ".join(
+            f"{k} p {v['p']:.3g} (Holm {v['p_holm']:.3g})" for k, v in sorted(out["primary_holm"].items())))
+    return "\n".join(lines) + "\n"
+
+
 def report_stage(args, targets, sizes) -> dict:
     data = collect(args, targets, sizes)
     out = summarise(data, args.seeds, sizes)
@@ -225,6 +270,7 @@ def report_stage(args, targets, sizes) -> dict:
              for tg, by_n in data.items()}
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "scarce_target.json").write_text(json.dumps(out, indent=1))
+    (args.results / "scarce_target.md").write_text(markdown(out))
     (args.results / "scarce_target_items.json").write_text(json.dumps(
         {"format": "per target, n, arm and seed: correctness of each test item (0/1) in sorted item-id order",
          "items": items}))

@@ -154,3 +154,12 @@ def test_task_name_aliases():
         resolve("countng", valid)
     with pytest.raises(PGFSelectError, match="ambiguous"):
         resolve("counting", ["blink:Counting", "synthetic:Counting"])
+
+
+def test_reference_copy_is_identical():
+    from conftest import PACKAGE_COPY, REFERENCE
+
+    if not REFERENCE.is_dir():
+        pytest.skip(f"no ../shared/reference here ({REFERENCE}): a user's clone; the package copy is used")
+    for path in sorted(PACKAGE_COPY.glob("*.csv")):
+        assert path.read_bytes() == (REFERENCE / path.name).read_bytes(), path.name
