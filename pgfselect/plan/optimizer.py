@@ -32,13 +32,7 @@ def solve(w, budget: float, caps, saturation: float, solver: str | None = None):
     finite = np.isfinite(caps[active])
     if finite.any():
         constraints.append(y[np.flatnonzero(finite)] <= caps[active][finite] / saturation)
-    problem = cp.Problem(cp.Maximize(wa @ cp.log1p(y)), constraints)
-    try:
-        problem.solve(solver=check_solver(solver))
-        status = problem.status
-        name = problem.solver_stats.solver_name if problem.solver_stats else str(solver)
-    except cp.error.SolverError as exc:
-        status, name = f"solver error: {exc}", str(solver or "default")
+    name, status = _solve(cp.Problem(cp.Maximize(wa @ cp.log1p(y)), constraints), solver)
     if status not in ("optimal", "optimal_inaccurate") or y.value is None:
         # The problem is feasible and strictly concave in the active set: the closed form is exact.
         return waterfill(w, budget, caps, saturation), "waterfill", f"optimal (cvxpy {name}: {status})"
@@ -160,13 +154,7 @@ def solve_mean_variance(mu, sigma, budget: float, caps, kappa: float, fixed_shar
     if fixed_shares.size:
         spread = cp.hstack([spread, fixed_sigma * fixed_shares])
     objective = mu[active] @ y - kappa * cp.norm(spread, 2) if kappa > 0 else mu[active] @ y
-    problem = cp.Problem(cp.Maximize(objective), cons)
-    try:
-        problem.solve(solver=check_solver(solver))
-        status = problem.status
-        name = problem.solver_stats.solver_name if problem.solver_stats else str(solver)
-    except cp.error.SolverError as exc:
-        status, name = f"solver error: {exc}", str(solver or "default")
+    name, status = _solve(cp.Problem(cp.Maximize(objective), cons), solver)
     if status not in ("optimal", "optimal_inaccurate") or y.value is None:
         y_val = _mean_variance_fallback(mu[active], sigma[active], share_caps, free, kappa)
         w[active] = y_val
@@ -201,6 +189,17 @@ def _mean_variance_fallback(mu, sigma, share_caps, total, kappa):
                    bounds=bounds, constraints=[{"type": "eq", "fun": lambda y: y.sum() - total}],
                    method="SLSQP", options={"maxiter": 500, "ftol": 1e-12})
     return np.clip(res.x, 0, share_caps) if res.success else start
+
+
+def _solve(problem, solver: str | None) -> tuple[str, str]:
+    """Solve a cvxpy problem; (solver name, status), a solver failure reported as a status."""
+    import cvxpy as cp
+
+    try:
+        problem.solve(solver=check_solver(solver))
+    except cp.error.SolverError as exc:
+        return str(solver or "default"), f"solver error: {exc}"
+    return (problem.solver_stats.solver_name if problem.solver_stats else str(solver)), problem.status
 
 
 def check_solver(solver: str | None) -> str | None:
