@@ -52,6 +52,10 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
     from ..measure.config import load_config
     from ..measure.engine import cells_of
 
+    from ..fileio import check_output
+
+    check_output(out_dir, "--out", kind="folder", inputs={"CONFIG": config, "--prior": priors},
+                 writes=("matrix.csv", "predictions.csv", "run.json", "config.yaml", "adaptive.json"))
     cfg = load_config(config)
     if dry_run:
         cache = CellCache(out_dir, cfg.config_hash())

@@ -9,7 +9,8 @@ from .common import echo_json, format_option
 
 
 def _pairs(values, what: str, default_value=None) -> dict:
-    """Parse repeatable NAME=VALUE options (comma-separated lists accepted)."""
+    """Parse repeatable NAME=VALUE options (comma-separated lists accepted); a NAME given twice
+    is refused (the last one would silently win)."""
     out = {}
     for chunk in values:
         for item in filter(None, (p.strip() for p in chunk.split(","))):
@@ -18,7 +19,12 @@ def _pairs(values, what: str, default_value=None) -> dict:
                 if default_value is None:
                     raise PGFSelectError(f"{what} {item!r} must be NAME=VALUE")
                 value = default_value
-            out[name.strip()] = value.strip() if isinstance(value, str) else value
+            name = name.strip()
+            if not name:
+                raise PGFSelectError(f"{what} {item!r} has no name before '='")
+            if name in out:
+                raise PGFSelectError(f"{what} gives {name!r} more than once; give each name once")
+            out[name] = value.strip() if isinstance(value, str) else value
     return out
 
 
@@ -27,6 +33,12 @@ def _names(values) -> list[str]:
 
 
 def _target_weights(values) -> dict:
+    items = [p.strip() for chunk in values for p in chunk.split(",") if p.strip()]
+    weighted = [i for i in items if "=" in i]
+    if weighted and len(weighted) < len(items):
+        bare = next(i for i in items if "=" not in i)
+        raise PGFSelectError(f"--target {bare!r} has no weight while {weighted[0]!r} has one; give every "
+                             "target a weight (NAME=WEIGHT) or none (equal weights)")
     raw = _pairs(values, "--target", default_value="1")
     out = {}
     for name, w in raw.items():
@@ -75,7 +87,7 @@ def _available(values, path) -> dict:
 @click.option("--solver", default=None, help="cvxpy solver (default: cvxpy's choice, CLARABEL).")
 @click.option("--complete", is_flag=True, help="Plan on a matrix with unmeasured cells, predicting them (with error bars).")
 @click.option("--prior", "priors", multiple=True, metavar="MATRIX", help="With --complete: other matrices used as priors.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file (YAML) that `pgfselect train` reads.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file that `pgfselect train` reads: .yaml/.yml → YAML, .json → JSON.")
 @format_option
 def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, available_file, exclude,
          include, fix, target_examples, tau, k, seed, solver, complete, priors, out, fmt):
@@ -96,9 +108,15 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
     from ..plan import MixturePlanner
 
     if out:
-        from ..fileio import check_writable
+        from ..fileio import check_output
+        from ..plan.planfile import PLAN_SUFFIXES
 
-        check_writable(out, "--out")
+        check_output(out, "--out", suffixes=PLAN_SUFFIXES,
+                     inputs={"--matrix": matrix_spec, "--available-file": available_file, "--prior": priors})
+    if solver:
+        from ..plan.checks import check_solver
+
+        check_solver(solver, "--solver")
     matrix = load(matrix_spec)
     completion = None
     if complete:
@@ -160,7 +178,7 @@ def _print_table(result: dict, out) -> None:
     con.print(table)
     exp = result["expected"]
     con.print(f"solver {result['solver']}: {result['status']}. Expected PGF of the mix ≈ {exp['pgf']:.3f}, "
-              f"range {exp['range'][0]:.3f}-{exp['range'][1]:.3f} ({exp['assumptions']}).")
+              f"range {exp['range'][0]:.3f} to {exp['range'][1]:.3f} ({exp['assumptions']}).")
     for note in result["notes"]:
         con.print(f"note: {note}")
     if out:

@@ -160,6 +160,10 @@ class MixturePlanner:
             raise PGFSelectError(f"k {self.k!r} must be a whole number ≥ 1")
         if not isinstance(self.target_examples, int) or self.target_examples < 0:
             raise PGFSelectError(f"target_examples {self.target_examples!r} must be a whole number ≥ 0")
+        if self.solver is not None:
+            from .checks import check_solver
+
+            check_solver(self.solver)
 
     def _resolve_targets(self, matrix: PGFMatrix) -> dict[str, float]:
         raw = self.target if isinstance(self.target, Mapping) else {self.target: 1.0}
@@ -167,7 +171,7 @@ class MixturePlanner:
             raise PGFSelectError("no target given")
         out: dict[str, float] = {}
         for name, weight in raw.items():
-            canon = matrix.resolve_target(str(name))
+            canon = self._resolve_target(matrix, str(name))
             if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
                 raise PGFSelectError(f"target weight {weight!r} for {canon} must be a positive number")
             if canon in out:
@@ -175,6 +179,21 @@ class MixturePlanner:
             out[canon] = float(weight)
         total = sum(out.values())
         return {t: w / total for t, w in out.items()}
+
+    @staticmethod
+    def _resolve_target(matrix: PGFMatrix, name: str) -> str:
+        try:
+            return matrix.resolve_target(name)
+        except PGFSelectError:
+            try:
+                src = matrix.resolve_source(name)
+            except PGFSelectError:
+                src = None
+            if src is not None:  # a task the matrix finetuned on but never evaluated
+                raise PGFSelectError(f"target {name!r}: matrix {matrix.name or ''} has {src} as a source but no "
+                                     f"column for it (nothing was evaluated on it); targets: "
+                                     f"{', '.join(matrix.targets)}") from None
+            raise
 
     def _cell_estimates(self, matrix: PGFMatrix):
         """Seed mean, its uncertainty, and which cells are predicted, over [source, target]."""
@@ -208,10 +227,20 @@ class MixturePlanner:
         excl = {matrix.resolve_source(s) for s in self.exclude or ()}
         incl = None if self.include is None else {matrix.resolve_source(s) for s in self.include}
         fixed = {matrix.resolve_source(s) for s in (self.fix or {})}
+        both = sorted(excl & (incl or set())) + sorted(excl & fixed)
+        if both:
+            raise PGFSelectError(f"source {both[0]} is both excluded and {'included' if both[0] in (incl or ()) else 'fixed'}; "
+                                 "give it to one option only")
         out = []
         direct = self.strategy_ == "direct"
         if direct and len(self.targets_) > 1:
             raise PGFSelectError("strategy 'direct' needs exactly one target")
+        if self.target_examples > 0 and not direct:
+            no_row = [t for t in self.targets_ if t not in matrix.sources]
+            if no_row:
+                raise PGFSelectError(f"target_examples {self.target_examples}: matrix {matrix.name or ''} has no row for "
+                                     f"the target {no_row[0]} (it was never finetuned on), so its own data has no PGF "
+                                     "to plan with; measure that row or leave target_examples at 0")
         tcols = [matrix.targets.index(t) for t in self.targets_]
         for i, src in enumerate(matrix.sources):
             is_target = src in self.targets_
@@ -231,7 +260,15 @@ class MixturePlanner:
             t = next(iter(self.targets_))
             raise PGFSelectError(f"strategy 'direct' needs the target {t} among the matrix sources")
         if not out:
-            raise PGFSelectError("no candidate sources left after --exclude/--include")
+            reasons: dict[str, list[str]] = {}
+            for src, why in self.excluded_.items():
+                reasons.setdefault(why, []).append(src)
+            def names(srcs):
+                return ", ".join(srcs) if len(srcs) <= 3 else f"{len(srcs)} sources ({', '.join(srcs[:2])}, …)"
+
+            detail = "; ".join(f"{names(srcs)}: {why}" for why, srcs in
+                               sorted(reasons.items(), key=lambda kv: len(kv[1])))
+            raise PGFSelectError(f"no candidate sources left: {detail}")
         return out
 
     def _caps(self, matrix: PGFMatrix, candidates: list[int]) -> np.ndarray:
@@ -241,6 +278,8 @@ class MixturePlanner:
         caps = {}
         for name, n in avail.items():
             src = matrix.resolve_source(str(name))
+            if src in caps:
+                raise PGFSelectError(f"available gives source {src} more than once (as {name!r} too)")
             caps[src] = parse_examples(n, f"available examples for {src}")
         out = []
         for i in candidates:
@@ -257,6 +296,8 @@ class MixturePlanner:
             match = [m for m in names if normalize(m) == normalize(str(src)) or m == src]
             if not match:
                 raise PGFSelectError(f"--fix source {src!r} is not a candidate source; candidates: {', '.join(names)}")
+            if match[0] in out:
+                raise PGFSelectError(f"fix gives source {match[0]} more than once (as {src!r} too)")
             n = parse_examples(n, f"fixed examples for {match[0]}")
             if n > caps[names.index(match[0])]:
                 raise PGFSelectError(f"--fix {match[0]}={n} is above its {int(caps[names.index(match[0])])} available examples")
@@ -298,13 +339,17 @@ class MixturePlanner:
         if (w > 0).any():
             return
         best = int(np.argmax(inp.weight))
+        kappa_hint = ", lower --kappa" if self.kappa > 0 and inp.mean[best] > 0 else ""
         raise PGFSelectError(
             f"every candidate source is expected to hurt or not help the target: the best, "
-            f"{inp.names[best]}, has shrunk PGF {inp.weight[best]:.3f} (mean {inp.mean[best]:.3f}, κ={self.kappa}); "
-            "use direct finetuning (--target-examples N), lower --kappa, or another target")
+            f"{inp.names[best]}, has shrunk PGF {inp.weight[best]:.3f} (mean {inp.mean[best]:.3f}, κ={self.kappa:g}); "
+            f"use direct finetuning (--target-examples N){kappa_hint} or another target")
 
     def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str) -> np.ndarray:
         idx = np.flatnonzero(free)
+        if strategy in ("top_k", "random") and self.k > len(idx):
+            raise PGFSelectError(f"k {self.k} is more than the {len(idx)} candidate source"
+                                 f"{'' if len(idx) == 1 else 's'} of strategy {strategy}; give k ≤ {len(idx)}")
         if strategy in ("uniform", "direct"):
             chosen = idx
         elif strategy == "random":
