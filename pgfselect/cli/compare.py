@@ -73,8 +73,10 @@ def _diff(d: dict | None) -> str:
 def _print_table(rows: list[dict], level: float, written) -> None:
     from rich.table import Table
 
+    from ..wording import plural
+
     table = Table(title=f"target {rows[0]['target']}: accuracy over seeds, {level:.0%} t-intervals "
-                        f"({rows[0]['n_eval']} evaluation items)", title_justify="left")
+                        f"({plural(rows[0]['n_eval'], 'evaluation item')})", title_justify="left")
     for col in ("strategy", "seeds", "mean", f"{level:.0%} CI", "Δ zero-shot", "vs direct (paired)",
                 "vs random (paired)", "PGF predicted → observed"):
         table.add_column(col, justify="left" if col in ("strategy",) else "right")

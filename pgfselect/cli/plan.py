@@ -151,11 +151,12 @@ def _complete(matrix, priors):
 def _print_table(result: dict, out) -> None:
     from rich.table import Table
 
+    from ..wording import plural
     from .common import console
 
     targets = list(result["targets"])
     title = (f"{result['strategy']} plan for {', '.join(f'{t} ({w:.2f})' for t, w in result['targets'].items()) if len(targets) > 1 else targets[0]}"
-             f" — budget {result['budget']:,} examples — matrix {result['matrix']}")
+             f" — budget {plural(result['budget'], 'example')} — matrix {result['matrix']}")
     table = Table(title=title, title_justify="left")
     table.add_column("source")
     table.add_column("examples", justify="right")

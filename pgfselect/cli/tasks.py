@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import PGFSelectError
+from ..wording import plural
 from .common import echo_json, format_option, quiet_option
 
 
@@ -164,7 +165,7 @@ def preview(task_id, split, n, seed, out, fmt, quiet, **opts):
     if fmt == "json":
         echo_json(result)
     elif not quiet:
-        click.echo(f"wrote {out} ({n} items of {task.id}, {split}, seed {seed})")
+        click.echo(f"wrote {out} ({plural(n, 'item')} of {task.id}, {split}, seed {seed})")
 
 
 @tasks.command("export")
@@ -209,4 +210,4 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
     if fmt == "json":
         echo_json(result)
     elif not quiet:
-        click.echo(f"wrote {result['n']} items of {task.id} ({split}, seed {seed}) to {out}")
+        click.echo(f"wrote {plural(result['n'], 'item')} of {task.id} ({split}, seed {seed}) to {out}")

@@ -88,8 +88,10 @@ def _validate(loaded, out_dir, force, fmt, quiet, only=()):
     from rich.table import Table
 
     r = loaded.recipe
-    table = Table(title=f"{loaded.source}: target {res.target_id}, budget {r.budget:,} examples, "
-                        f"{len(r.seeds)} seed(s), matrix {res.matrix.name} — valid", title_justify="left")
+    from ..wording import plural
+
+    table = Table(title=f"{loaded.source}: target {res.target_id}, budget {plural(r.budget, 'example')}, "
+                        f"{plural(len(r.seeds), 'seed')}, matrix {res.matrix.name} — valid", title_justify="left")
     for col in ("strategy", "seed", "examples per source", "expected PGF"):
         table.add_column(col)
     for run in res.runs:
