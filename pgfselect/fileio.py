@@ -69,9 +69,8 @@ def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "f
     if suffixes is not None:
         allowed = list(suffixes)
         if path.suffix.lower() not in allowed:
-            names = (", ".join(f"{s} ({suffixes[s]})" for s in allowed) if isinstance(suffixes, dict)
-                     else ", ".join(allowed))
-            raise PGFSelectError(f"{flag} {text!r}: the format follows the extension; use {names}")
+            names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise PGFSelectError(f"{flag} {text!r} must be a {names} file (the format follows the extension)")
     if kind == "file" and path.is_dir():
         raise PGFSelectError(f"{flag} {text!r} is a folder; give a file name")
     if kind == "folder" and path.exists() and not path.is_dir():

@@ -129,6 +129,7 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
         tau=tau, k=k, seed=seed, solver=solver, completion=completion).fit(matrix)
     result = planner.to_dict()
+    _check_k(click.get_current_context(), k, result)
     if out:
         from ..plan import write_plan
 
@@ -137,6 +138,22 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
         echo_json(result)
     else:
         _print_table(result, out)
+
+
+def _check_k(ctx, k, result) -> None:
+    """An explicit --k above the candidates of top_k/random is refused (the planner would use
+    them all and say so in a note)."""
+    from click.core import ParameterSource
+
+    if result["strategy"] not in ("top_k", "random") or ctx.get_parameter_source("k") != ParameterSource.COMMANDLINE:
+        return
+    from ..names import normalize
+
+    fixed = {normalize(str(f)) for f in result["options"]["fix"]}
+    free = [s for s in result["pgf"] if normalize(s) not in fixed]
+    if k > len(free):
+        raise PGFSelectError(f"--k {k} is more than the {len(free)} candidate source{'' if len(free) == 1 else 's'} "
+                             f"of strategy {result['strategy']}; give --k {len(free)} or less")
 
 
 def _complete(matrix, priors):

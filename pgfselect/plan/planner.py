@@ -348,8 +348,8 @@ class MixturePlanner:
     def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str) -> np.ndarray:
         idx = np.flatnonzero(free)
         if strategy in ("top_k", "random") and self.k > len(idx):
-            raise PGFSelectError(f"k {self.k} is more than the {len(idx)} candidate source"
-                                 f"{'' if len(idx) == 1 else 's'} of strategy {strategy}; give k ≤ {len(idx)}")
+            self.notes_.append(f"k={self.k} is more than the {len(idx)} candidate source"
+                               f"{'' if len(idx) == 1 else 's'}: strategy {strategy} uses them all")
         if strategy in ("uniform", "direct"):
             chosen = idx
         elif strategy == "random":
