@@ -66,11 +66,6 @@ def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "f
 
     path = Path(path)
     text = str(path)
-    if suffixes is not None:
-        allowed = list(suffixes)
-        if path.suffix.lower() not in allowed:
-            names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
-            raise PGFSelectError(f"{flag} {text!r} must be a {names} file (the format follows the extension)")
     if kind == "file" and path.is_dir():
         raise PGFSelectError(f"{flag} {text!r} is a folder; give a file name")
     if kind == "folder" and path.exists() and not path.is_dir():
@@ -91,6 +86,11 @@ def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "f
             if same:
                 raise PGFSelectError(f"{flag} {text!r} would write over the input {in_flag} {str(spec)!r}; "
                                      "choose another output")
+    if suffixes is not None:
+        allowed = list(suffixes)
+        if path.suffix.lower() not in allowed:
+            names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise PGFSelectError(f"{flag} {text!r} must be a {names} file (the format follows the extension)")
     _probe(path if kind == "folder" and not replace else path.parent, flag, path)
     return path
 
