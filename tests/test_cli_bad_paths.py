@@ -38,11 +38,16 @@ COMMANDS = {
     "measure --dry-run": lambda b: ["measure", str(RECIPES / "measure-tiny.yaml"), "--dry-run", "--out", str(b / "m")],
     "train": lambda b: ["train", str(RECIPES / "verify-tiny.yaml"), "--out", str(b / "t")],
     "train --validate": lambda b: ["train", str(RECIPES / "verify-tiny.yaml"), "--validate", "--out", str(b / "t")],
+    "measure --cache-dir": lambda b: ["measure", str(RECIPES / "measure-tiny.yaml"), "--dry-run", "--out", "m",
+                                      "--cache-dir", str(b / "c")],
+    "train --cache-dir": lambda b: ["train", str(RECIPES / "verify-tiny.yaml"), "--validate", "--cache-dir",
+                                    str(b / "c")],
 }
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_every_command_refuses_an_unwritable_output_before_work(name, blocked, capsys, tmp_path):
+def test_every_command_refuses_an_unwritable_output_before_work(name, blocked, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     code, out, err = run(COMMANDS[name](blocked), capsys)
     assert one_error_line(code, out, err), (name, code, err)
     assert "afile" in err
@@ -120,3 +125,29 @@ def test_plan_output_format_follows_the_extension(tmp_path, capsys):
 def test_output_that_is_a_folder(tmp_path, capsys):
     code, out, err = run(["plan", "-t", "counting", "-b", "2k", "--out", str(tmp_path)], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+INPUTS = {
+    "plan -m": lambda x: ["plan", "-t", "CT", "-b", "2k", "-m", x],
+    "plan --available-file": lambda x: ["plan", "-t", "CT", "-b", "2k", "--available-file", x],
+    "predict": lambda x: ["predict", x],
+    "suggest": lambda x: ["suggest", x, "-t", "CT", "-n", "2"],
+    "matrices show": lambda x: ["matrices", "show", x],
+    "analyze": lambda x: ["analyze", "--matrix", x, "--out", "report", "--quiet"],
+    "saturation": lambda x: ["saturation", x, x],
+    "train --validate": lambda x: ["train", x, "--validate"],
+    "measure --dry-run": lambda x: ["measure", x, "--dry-run", "--out", "m"],
+    "compare": lambda x: ["compare", x, "--no-plot"],
+    "tasks show custom": lambda x: ["tasks", "show", f"custom:{x}"],
+    "tasks preview --manifest": lambda x: ["tasks", "preview", "custom:x", "--manifest", x, "--out", "p.png"],
+}
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "binary"])
+@pytest.mark.parametrize("name", list(INPUTS))
+def test_bad_input_paths_give_one_line(name, kind, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "binary").write_bytes(bytes(range(256)) * 8)
+    code, out, err = run(INPUTS[name](kind), capsys)
+    assert one_error_line(code, out, err), (name, kind, err)

@@ -55,6 +55,8 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
 
     check_output(out_dir, "--out", kind="folder", inputs={"CONFIG": config, "--prior": priors},
                  writes=("matrix.csv", "predictions.csv", "run.json", "config.yaml", "adaptive.json"))
+    if cache_dir:
+        check_output(cache_dir, "--cache-dir", kind="folder", inputs={"CONFIG": config})
     cfg = load_config(config)
     if dry_run:
         _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt)

@@ -35,11 +35,13 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
     """
     from ..recipes.schema import load_recipe
 
-    if out_dir:
-        from ..fileio import check_output
+    from ..fileio import check_output
 
+    if out_dir:
         check_output(out_dir, "--out", kind="folder", inputs={"RECIPE": recipe},
                      writes=("recipe.yaml", "summary.json"))
+    if cache_dir:
+        check_output(cache_dir, "--cache-dir", kind="folder", inputs={"RECIPE": recipe})
     loaded = load_recipe(recipe)
     if validate:
         _validate(loaded, out_dir, force, fmt, quiet, only)
