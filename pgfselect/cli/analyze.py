@@ -115,12 +115,13 @@ def _print_tables(analyses) -> None:
 
     from ..analysis import PERSONAS, SIGNS, VIEWS
     from ..report import SYMBOLS
+    from ..wording import plural
     from .common import console
 
     con = console()
     for a in analyses:
         labels = a.personas()
-        table = Table(title=f"{a.name_} ({len(a.tasks_)} tasks, {len(a.seeds_)} seeds)")
+        table = Table(title=f"{a.name_} ({len(a.tasks_)} tasks, {plural(len(a.seeds_), 'seed')})")
         table.add_column("task")
         for view in VIEWS:
             for s in SIGNS:

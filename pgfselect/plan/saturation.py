@@ -47,6 +47,8 @@ class SaturationFit:
         return out
 
     def summary(self) -> str:
+        from ..wording import plural
+
         s, lo, hi = (_fmt(round_s(v)) for v in (self.saturation, self.ci_low, self.ci_high))
         if self.bound == "at most":
             advice = (f"the small run already reaches the large run's PGF, so s is below the search range "
@@ -57,8 +59,8 @@ class SaturationFit:
         else:
             advice = f"plan with --saturation {s}"
         return (f"saturation s = {self.bound + ' ' if self.bound else ''}{s} examples [95% CI {lo}, {hi}] from "
-                f"{self.cells} cells: {self.n_small:,} examples give {self.ratio:.2f} of the PGF of "
-                f"{self.n_large:,} (linear would be {self.n_small / self.n_large:.2f}); {advice}")
+                f"{plural(self.cells, 'cell')}: {plural(self.n_small, 'example')} give{'s' if self.n_small == 1 else ''} "
+                f"{self.ratio:.2f} of the PGF of {self.n_large:,} (linear would be {self.n_small / self.n_large:.2f}); {advice}")
 
 
 def round_s(v: float) -> float:
