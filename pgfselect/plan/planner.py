@@ -339,7 +339,7 @@ class MixturePlanner:
         if (w > 0).any():
             return
         best = int(np.argmax(inp.weight))
-        kappa_hint = ", lower --kappa" if self.kappa > 0 and inp.mean[best] > 0 else ""
+        kappa_hint = ", lower --kappa" if self.kappa > 0 and (inp.mean > 0).any() else ""
         raise PGFSelectError(
             f"every candidate source is expected to hurt or not help the target: the best, "
             f"{inp.names[best]}, has shrunk PGF {inp.weight[best]:.3f} (mean {inp.mean[best]:.3f}, κ={self.kappa:g}); "
