@@ -177,3 +177,9 @@ def test_offline_blink_fails_fast_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) <= 2 and lines[-1].startswith("error: ") and "no access to the hub" in lines[-1], proc.stderr
     assert "--blink-dir" in lines[-1] and not (tmp_path / "b.png").exists()
+
+
+@pytest.mark.parametrize("args", [[], ["tasks"], ["matrices"]])
+def test_a_group_alone_shows_its_help(args, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 0 and out.startswith("Usage: pgfselect") and "Example" in out and err == ""

@@ -59,6 +59,9 @@ def main(argv=None):
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
+        if exc.__class__.__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            click.echo(exc.ctx.get_help())  # a group called alone: its help, not an error
+            sys.exit(0)
         # Click's own rendering is three lines (usage, hint, error); ours is one.
         ctx = exc.ctx
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
