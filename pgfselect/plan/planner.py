@@ -158,6 +158,8 @@ class MixturePlanner:
                 raise PGFSelectError(f"{name} {value!r} is not allowed (kappa ≥ 0, saturation > 0, finite tau)")
         if not isinstance(self.k, int) or self.k < 1:
             raise PGFSelectError(f"k {self.k!r} must be a whole number ≥ 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise PGFSelectError(f"seed {self.seed!r} must be a whole number ≥ 0")
         if not isinstance(self.target_examples, int) or self.target_examples < 0:
             raise PGFSelectError(f"target_examples {self.target_examples!r} must be a whole number ≥ 0")
         if self.solver is not None:
