@@ -151,3 +151,21 @@ def test_bad_input_paths_give_one_line(name, kind, tmp_path, capsys, monkeypatch
     (tmp_path / "binary").write_bytes(bytes(range(256)) * 8)
     code, out, err = run(INPUTS[name](kind), capsys)
     assert one_error_line(code, out, err), (name, kind, err)
+
+
+def test_measure_and_train_never_write_over_their_config(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = out / "config.yaml"
+    cfg.write_text((RECIPES / "measure-tiny.yaml").read_text())
+    code, stdout, err = run(["measure", str(cfg), "--dry-run", "--out", str(out)], capsys)
+    assert one_error_line(code, stdout, err) and "would write over the input CONFIG" in err
+    recipe = out / "recipe.yaml"
+    recipe.write_text((RECIPES / "verify-tiny.yaml").read_text())
+    code, stdout, err = run(["train", str(recipe), "--validate", "--out", str(out)], capsys)
+    assert one_error_line(code, stdout, err) and "would write over the input RECIPE" in err
+    # a config elsewhere in the folder is fine: measure writes only its own files there
+    other = out / "my-config.yaml"
+    other.write_text(cfg.read_text())
+    code, stdout, err = run(["measure", str(other), "--dry-run", "--out", str(out)], capsys)
+    assert code == 0, err
