@@ -127,7 +127,11 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
         _target_weights(targets), budget, strategy=strategy, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
-        tau=tau, k=k, seed=seed, solver=solver, completion=completion).fit(matrix)
+        tau=tau, k=k, seed=seed, solver=solver, completion=completion)
+    try:
+        planner.fit(matrix)
+    except PGFSelectError as exc:
+        raise PGFSelectError(_as_flags(str(exc))) from None
     result = planner.to_dict()
     _check_k(click.get_current_context(), k, result)
     if out:
@@ -138,6 +142,16 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
         echo_json(result)
     else:
         _print_table(result, out)
+
+
+_PARAMS = ("target_examples", "saturation", "available", "budget", "kappa", "solver", "seed", "tau", "fix", "k")
+
+
+def _as_flags(message: str) -> str:
+    """The planner names its parameters (``target_examples 5: ...``); a CLI user reads flags."""
+    import re
+
+    return re.sub(rf"^({'|'.join(_PARAMS)})\b(?= )", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _check_k(ctx, k, result) -> None:
