@@ -64,8 +64,13 @@ def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "f
     """
     from .errors import PGFSelectError
 
+    if not str(path).strip():
+        raise PGFSelectError(f"{flag} is empty; give a {'folder' if kind == 'folder' else 'file'} name")
     path = Path(path)
     text = str(path)
+    if replace and (path.resolve() == Path.cwd().resolve() or path.resolve() in Path.cwd().resolve().parents):
+        raise PGFSelectError(f"{flag} {text!r} is the current folder or one above it; the output folder is "
+                             "replaced as a whole, so give a new folder")
     if kind == "file" and path.is_dir():
         raise PGFSelectError(f"{flag} {text!r} is a folder; give a file name")
     if kind == "folder" and path.exists() and not path.is_dir():

@@ -169,3 +169,20 @@ def test_measure_and_train_never_write_over_their_config(tmp_path, capsys):
     other.write_text(cfg.read_text())
     code, stdout, err = run(["measure", str(other), "--dry-run", "--out", str(out)], capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("args", [
+    ["plan", "-t", "counting", "-b", "2k", "--out", ""],
+    ["compare", "runs/none", "--plot", ""],
+    ["tasks", "export", "synthetic:Counting", "--n", "1", "--out", ""],
+    ["tasks", "export", "synthetic:Counting", "--n", "1", "--out", "."],
+    ["tasks", "export", "synthetic:Counting", "--n", "1", "--out", ".."],
+])
+def test_empty_or_current_folder_outputs(args, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("mine\n")
+    monkeypatch.chdir(work)
+    code, out, err = run(args, capsys)
+    assert one_error_line(code, out, err), err
+    assert sorted(p.name for p in work.iterdir()) == ["keep.txt"]

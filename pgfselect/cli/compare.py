@@ -40,13 +40,14 @@ def compare(run_dirs, plot_path, no_plot, level, task, fmt, quiet):
 
     if not 0 < level < 1:
         raise PGFSelectError(f"--level {level} must be between 0 and 1 (e.g. 0.95)")
-    if plot_path and no_plot:
+    if plot_path is not None and no_plot:
         raise PGFSelectError("--plot and --no-plot contradict each other")
     from ..fileio import check_output
 
-    target = None if no_plot else Path(plot_path) if plot_path else Path(run_dirs[0]) / "compare.png"
+    target = None if no_plot else plot_path if plot_path is not None else Path(run_dirs[0]) / "compare.png"
     if target is not None:
-        check_output(target, "--plot" if plot_path else "the default plot", suffixes={".png": "PNG"})
+        target = check_output(target, "--plot" if plot_path is not None else "the default plot",
+                              suffixes={".png": "PNG"})
     runs = load_runs(run_dirs, task=task)
     rows = compare_runs(runs, level=level)
     written = None

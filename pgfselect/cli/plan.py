@@ -107,7 +107,7 @@ def plan(targets, budget, matrix_spec, strategy, kappa, saturation, available, a
     from ..matrix import load
     from ..plan import MixturePlanner
 
-    if out:
+    if out is not None:
         from ..fileio import check_output
         from ..plan.planfile import PLAN_SUFFIXES
 

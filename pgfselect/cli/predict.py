@@ -61,7 +61,7 @@ def predict(matrix_spec, priors, out, fmt, quiet):
     from ..matrix import load
     from ..predict import MatrixCompleter, with_all_sources
 
-    if out:
+    if out is not None:
         check_output(out, "--out", suffixes={".csv": "CSV", ".json": "JSON"},
                      inputs={"MATRIX": matrix_spec, "--prior": priors})
     matrix = with_all_sources(load(matrix_spec))
