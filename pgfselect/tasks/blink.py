@@ -30,9 +30,10 @@ from .schema import Item, parse_answer
 
 BLINK_HUB_ID = "BLINK-Benchmark/BLINK"
 # The dataset revision used when loading from the hub: the hub's default branch, not a pinned
-# commit (no hub access from the machine this was written on); pass ``revision=`` to pin one. Relative_Reflectance labels were
-# corrected on the hub in September 2025 (see data_cards/blink-Relative_Reflectance.md), so
-# results are only comparable at the same revision; it is recorded in every provenance record.
+# commit (no hub access from the machine this was written on); pass ``revision=`` to pin one.
+# Relative_Reflectance labels were corrected on the hub in September 2025 (see
+# data_cards/blink-Relative_Reflectance.md), so results are only comparable at the same
+# revision; it is recorded in every provenance record.
 BLINK_REVISION = "main"
 BLINK_DIR_ENV = "PGFSELECT_BLINK_DIR"
 IMAGE_COLUMNS = ("image_1", "image_2", "image_3", "image_4")
@@ -184,6 +185,10 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
         why = "HF_HUB_OFFLINE is set"
     else:
         url = urlparse(endpoint)
+        names = ("HTTP_PROXY", "http_proxy") if url.scheme == "http" else ("HTTPS_PROXY", "https_proxy")
+        proxy = next((os.environ[n] for n in names + ("ALL_PROXY", "all_proxy") if os.environ.get(n)), None)
+        if proxy:  # behind a proxy the hub is reached through it: probe the proxy
+            url = urlparse(proxy if "://" in proxy else f"http://{proxy}")
         host, port = url.hostname or endpoint, url.port or (80 if url.scheme == "http" else 443)
         try:
             socket.create_connection((host, port), timeout=timeout).close()
