@@ -185,3 +185,27 @@ def test_offline_blink_fails_fast_in_one_line(tmp_path):
 def test_a_group_alone_shows_its_help(args, capsys):
     code, out, err = run(args, capsys)
     assert code == 0 and out.startswith("Usage: pgfselect") and "Example" in out and err == ""
+
+
+def test_hub_is_probed_once_per_process(monkeypatch):
+    import socket
+
+    from pgfselect.tasks import blink
+
+    calls = []
+
+    def refuse(addr, timeout=None):
+        calls.append((addr, timeout))
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(blink, "_HUB_STATE", {})
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
+    assert blink.hub_unreachable() == "hub.invalid:443: Connection refused"
+    assert blink.hub_unreachable() == "hub.invalid:443: Connection refused"
+    assert calls == [(("hub.invalid", 443), 3.0)]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "https://other.invalid")
+    assert blink.hub_unreachable() == "HF_HUB_OFFLINE is set" and len(calls) == 1
