@@ -108,11 +108,14 @@ def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
         raise PGFSelectError(f"cannot read {str(path)!r}: {exc}") from None
     if doc.get("format") != RUN_FORMAT:
         raise PGFSelectError(f"{str(path)!r} is not a pgfselect run record (format {doc.get('format')!r})")
+    evaluated = None
+    if task is not None:  # resolved outside the try below: its error is a message of its own
+        evaluated = _evaluated_task(task, doc.get("tasks") or {}, path)
     try:
         scores = {"accuracy": doc["accuracy"], "correct": doc["correct"], "n": doc["n"]}
         target, expected = doc["target"], doc.get("expected_pgf")
         if task is not None:
-            target = _evaluated_task(task, doc.get("tasks", {}), path)
+            target = evaluated
             scores = doc["tasks"][target]
             expected = expected if target == doc["target"] else None  # the plan predicts its target only
         rec = RunRecord(folder=folder, path=path.parent, recipe_hash=doc["recipe_hash"], strategy=doc["strategy"],
@@ -128,10 +131,14 @@ def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
 def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
     from .names import resolve
 
+    if not isinstance(tasks, dict) or not tasks:
+        raise PGFSelectError(f"--task {name!r}: {path} records no per-task scores (only its target); "
+                             "score more tasks with the recipe's evaluation.tasks: all")
     try:
         return name if name in tasks else resolve(name, list(tasks), "evaluated task")
     except PGFSelectError as exc:
-        raise PGFSelectError(f"{exc} (in {path}; score more tasks with evaluation.tasks: all)") from None
+        raise PGFSelectError(f"--task {name!r}: {exc} (in {path}; score more tasks with the recipe's "
+                             "evaluation.tasks: all)") from None
 
 
 def _top_answer_share(path: Path, target: str) -> float | None:
@@ -340,22 +347,24 @@ def _power(strategy: str, row: dict, predicted: dict, acc: dict, base: float | N
 
 
 def _check(against: str, predicted_diff: float, sd: float | None, n: int) -> dict:
+    from .wording import plural
+
     mdd = min_detectable_difference(sd, n) if sd else None
     out = {"against": against, "predicted_difference": predicted_diff, "n": n, "sd": sd,
            "min_detectable_difference": mdd, "seeds_needed": None, "warning": None}
     what = "gain over zero-shot" if against == "zero_shot" else f"difference to {against}"
     if sd == 0:
         out["warning"] = (f"power unknown for the predicted {what} ({predicted_diff:+.3f}): no spread over "
-                          f"{n} seeds, so no variance estimate")
+                          f"{plural(n, 'seed')}, so no variance estimate")
     elif mdd is None:
         out["warning"] = (f"power unknown for the predicted {what} ({predicted_diff:+.3f}): "
-                          f"{n} seed{'s' if n != 1 else ''} give no variance estimate")
+                          f"{plural(n, 'seed')} give{'s' if n == 1 else ''} no variance estimate")
     elif abs(predicted_diff) < mdd:
         need = seeds_needed(sd, predicted_diff)
         out["seeds_needed"] = need
-        more = f"about {need} seeds would" if need else "no practical number of seeds would"
+        more = f"about {need} seeds would detect it" if need else "no practical number of seeds would detect it"
         spread = "sd over seeds" if against == "zero_shot" else "sd of the paired differences"
-        out["warning"] = (f"underpowered: the predicted {what} is {predicted_diff:+.3f} but {n} seeds ({spread} "
+        out["warning"] = (f"underpowered: the predicted {what} is {predicted_diff:+.3f} but {plural(n, 'seed')} ({spread} "
                           f"{sd:.3f}) detect only differences ≥ {mdd:.3f} at 80% power; {more}")
     return out
 

@@ -9,10 +9,15 @@ from pathlib import Path
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    from .errors import PGFSelectError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise PGFSelectError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     try:
         # mkstemp creates 0600 files; give the result the mode a plain open() would have.
         umask = os.umask(0)
@@ -30,18 +35,104 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
 
 
 def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
-    """Fail early (before any work) when ``path``'s folder cannot be created or written."""
+    """Fail early (before any work) when ``path``'s folder cannot be created or written.
+    ``path`` without a suffix that is not a file counts as a folder itself. Creates the folder."""
     from .errors import PGFSelectError
 
     path = Path(path)
     folder = path if path.suffix == "" and not path.is_file() else path.parent
+    _probe(folder, what, path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PGFSelectError(f"cannot create {what} folder {str(folder)!r}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
-        raise PGFSelectError(f"{what} folder {str(folder)!r} is not writable")
     return path
+
+
+def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "file",
+                 suffixes: dict[str, str] | tuple[str, ...] | None = None,
+                 inputs: dict[str, object] | None = None, replace: bool = False,
+                 writes: tuple[str, ...] | None = None) -> Path:
+    """Check an output path before any work, creating nothing: one-line errors (PGFSelectError).
+
+    ``kind``: "file" or "folder". ``suffixes``: the allowed extensions (lower case, with the dot),
+    a tuple or a mapping extension -> format name for the message. ``inputs``: flag -> path (or
+    paths) the command reads; the output may not be any of them (nor, for a folder, hold them).
+    ``replace``: the folder is built beside ``path`` and renamed into place (its parent is written).
+    ``writes``: for a folder, the names written in it; an input may not be one of them (without
+    ``writes``, an input may not lie anywhere inside the folder).
+    """
+    from .errors import PGFSelectError
+
+    if not str(path).strip():
+        raise PGFSelectError(f"{flag} is empty; give a {'folder' if kind == 'folder' else 'file'} name")
+    path = Path(path)
+    text = str(path)
+    if replace and (path.resolve() == Path.cwd().resolve() or path.resolve() in Path.cwd().resolve().parents):
+        raise PGFSelectError(f"{flag} {text!r} is the current folder or one above it; the output folder is "
+                             "replaced as a whole, so give a new folder")
+    if kind == "file" and path.is_dir():
+        raise PGFSelectError(f"{flag} {text!r} is a folder; give a file name")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise PGFSelectError(f"{flag} {text!r} exists and is not a folder")
+    for in_flag, specs in (inputs or {}).items():
+        for spec in ([specs] if isinstance(specs, (str, os.PathLike)) else list(specs or ())):
+            if spec is None or str(spec).startswith("published:"):
+                continue
+            src = Path(spec)
+            if not src.exists():
+                continue
+            same = _same(src, path) or (src.is_dir() and _same(src / "matrix.csv", path))
+            if kind == "folder" and writes is None:
+                same = same or _inside(src, path)
+            elif kind == "folder":
+                srcs = [src, src / "matrix.csv"] if src.is_dir() else [src]
+                same = same or any(_same(a, path / w) for a in srcs for w in writes)
+            if same:
+                raise PGFSelectError(f"{flag} {text!r} would write over the input {in_flag} {str(spec)!r}; "
+                                     "choose another output")
+    if suffixes is not None:
+        allowed = list(suffixes)
+        if path.suffix.lower() not in allowed:
+            names = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise PGFSelectError(f"{flag} {text!r} must be a {names} file (the format follows the extension)")
+    _probe(path if kind == "folder" and not replace else path.parent, flag, path)
+    return path
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _inside(child: Path, folder: Path) -> bool:
+    try:
+        return folder.resolve() in child.resolve().parents
+    except OSError:
+        return False
+
+
+def _probe(folder: Path, what: str, path: Path) -> None:
+    """Fail unless a file can be created in ``folder`` (or, when it does not exist yet, in its
+    nearest existing ancestor, which must be a folder). Leaves nothing behind."""
+    from .errors import PGFSelectError
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PGFSelectError(f"cannot write {what} {str(path)!r}: {str(existing)!r} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=existing, prefix=".pgfselect-probe.", suffix=".tmp")
+    except OSError as exc:
+        raise PGFSelectError(f"cannot write {what} {str(path)!r}: cannot create a file in {str(existing)!r} "
+                             f"({exc.strerror or exc})") from None
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
 
 
 def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "cvxpy")) -> dict[str, str]:

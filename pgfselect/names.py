@@ -60,13 +60,15 @@ def normalize(name: str) -> str:
 
 def _keys(name: str) -> set[str]:
     """Every spelling that should find ``name``: itself, the part after a 'suite:' prefix,
-    and the BLINK alias of that part."""
+    and the BLINK alias of that part, bare and with the prefix."""
     keys = {normalize(name)}
-    bare = name.split(":", 1)[1] if ":" in name else name
+    prefix, _, bare = name.partition(":") if ":" in name else ("", "", name)
     keys.add(normalize(bare))
     for task in blink_tasks().values():
         if normalize(task.name) == normalize(bare):
             keys.add(normalize(task.alias))
+            if prefix:  # 'synthetic:OL' finds 'synthetic:Object_Localization'
+                keys.add(normalize(f"{prefix}:{task.alias}"))
     return keys
 
 

@@ -55,13 +55,29 @@ def main(argv=None):
     try:
         cli.main(args=argv, prog_name="pgfselect", standalone_mode=False)
     except PGFSelectError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _error(str(exc))
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        if exc.__class__.__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            click.echo(exc.ctx.get_help())  # a group called alone: its help, not an error
+            sys.exit(0)
+        # Click's own rendering is three lines (usage, hint, error); ours is one.
+        ctx = exc.ctx
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _error(f"{exc.format_message()}{where}", exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _error(exc.format_message(), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # A file or folder the command could not read or write (a safety net: commands check
+        # their paths first). One line, never a traceback.
+        name = f" {str(exc.filename)!r}" if exc.filename else ""
+        _error(f"cannot access{name}: {exc.strerror or exc}")
+
+
+def _error(message: str, code: int = 2) -> None:
+    click.echo("error: " + " ".join(str(message).split()), err=True)
+    sys.exit(code)

@@ -52,11 +52,13 @@ def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, gr
       pgfselect analyze --matrix partial.csv --complete --prior published:qwen2.5-vl-3b --out reports/new
     """
     from ..analysis import TransferAnalysis, analyses_json, check_same_tasks
-    from ..fileio import atomic_write, check_writable
+    from ..fileio import atomic_write, check_output, check_writable
     from ..matrix import load
     from ..report import render
 
     _check_out(out)
+    check_output(out, "--out", kind="folder", inputs={"--matrix": matrices, "--prior": priors},
+                 writes=("report.md", "analysis.json"))
     if priors and not complete:
         raise PGFSelectError("--prior is used only with --complete")
     if len(set(matrices)) != len(matrices):
@@ -113,12 +115,13 @@ def _print_tables(analyses) -> None:
 
     from ..analysis import PERSONAS, SIGNS, VIEWS
     from ..report import SYMBOLS
+    from ..wording import plural
     from .common import console
 
     con = console()
     for a in analyses:
         labels = a.personas()
-        table = Table(title=f"{a.name_} ({len(a.tasks_)} tasks, {len(a.seeds_)} seeds)")
+        table = Table(title=f"{a.name_} ({len(a.tasks_)} tasks, {plural(len(a.seeds_), 'seed')})")
         table.add_column("task")
         for view in VIEWS:
             for s in SIGNS:

@@ -40,13 +40,19 @@ def compare(run_dirs, plot_path, no_plot, level, task, fmt, quiet):
 
     if not 0 < level < 1:
         raise PGFSelectError(f"--level {level} must be between 0 and 1 (e.g. 0.95)")
-    if plot_path and no_plot:
+    if plot_path is not None and no_plot:
         raise PGFSelectError("--plot and --no-plot contradict each other")
+    from ..fileio import check_output
+
+    target = None if no_plot else plot_path if plot_path is not None else Path(run_dirs[0]) / "compare.png"
+    if target is not None:
+        target = check_output(target, "--plot" if plot_path is not None else "the default plot",
+                              suffixes={".png": "PNG"})
     runs = load_runs(run_dirs, task=task)
     rows = compare_runs(runs, level=level)
     written = None
-    if not no_plot:
-        written = plot(rows, plot_path or Path(run_dirs[0]) / "compare.png")
+    if target is not None:
+        written = plot(rows, target)
     if fmt == "json":
         echo_json(rows)
     elif not quiet:
@@ -70,8 +76,10 @@ def _diff(d: dict | None) -> str:
 def _print_table(rows: list[dict], level: float, written, reading=()) -> None:
     from rich.table import Table
 
+    from ..wording import plural
+
     table = Table(title=f"target {rows[0]['target']}: accuracy over seeds, {level:.0%} t-intervals "
-                        f"({rows[0]['n_eval']} evaluation items)", title_justify="left")
+                        f"({plural(rows[0]['n_eval'], 'evaluation item')})", title_justify="left")
     for col in ("strategy", "seeds", "mean", f"{level:.0%} CI", "Δ zero-shot", "vs direct (paired)",
                 "vs random (paired)", "PGF predicted → observed"):
         table.add_column(col, justify="left" if col in ("strategy",) else "right")

@@ -92,7 +92,10 @@ def show(matrix_spec, ci, fmt):
 
     alias = {t.name: t.alias for t in blink_tasks().values()}
     short = lambda name: alias.get(name.split(":")[-1], name)  # noqa: E731
-    table = Table(title=f"{m.name} ({m.model}): seed-mean PGF over {len(m.seeds)} seeds, "
+    from ..wording import plural
+
+    model = f" ({m.model})" if m.model else ""
+    table = Table(title=f"{m.name}{model}: seed-mean PGF over {plural(len(m.seeds), 'seed')}, "
                         f"row = source, column = target" + (", ± half-width of the 95% CI" if ci else ""), title_justify="left")
     table.add_column("source")
     for t in m.targets:

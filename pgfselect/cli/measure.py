@@ -42,28 +42,24 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
 
     \b
     Example:
+      pgfselect measure recipes/measure-tiny.yaml --dry-run --out runs/tiny
       pgfselect measure recipes/measure-tiny.yaml --out runs/tiny
-      pgfselect analyze --matrix runs/tiny
+      pgfselect analyze --matrix runs/tiny --out reports/tiny
       pgfselect measure recipes/measure-synthetic.yaml --out runs/grid --executor ray --address auto
       pgfselect measure recipes/measure-synthetic.yaml --out runs/ct --adaptive --target counting \\
           --max-finetunes 4 --prior published:qwen2.5-vl-3b
     """
-    from ..measure.cache import CellCache
     from ..measure.config import load_config
-    from ..measure.engine import cells_of
 
+    from ..fileio import check_output
+
+    check_output(out_dir, "--out", kind="folder", inputs={"CONFIG": config, "--prior": priors},
+                 writes=("matrix.csv", "predictions.csv", "run.json", "config.yaml", "adaptive.json"))
+    if cache_dir:
+        check_output(cache_dir, "--cache-dir", kind="folder", inputs={"CONFIG": config})
     cfg = load_config(config)
     if dry_run:
-        cache = CellCache(out_dir, cfg.config_hash())
-        cells = cells_of(cfg)
-        todo = [str(c) for c in cells if cache.get(c) is None]
-        doc = {"config_hash": cfg.config_hash(), "cells": len(cells), "to_run": todo,
-               "reusable": len(cells) - len(todo)}
-        if fmt == "json":
-            echo_json(doc)
-        else:
-            click.echo(f"config {config} (hash {doc['config_hash']}): {len(cells)} cells, "
-                       f"{doc['reusable']} already finished, {len(todo)} to run")
+        _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt)
         return
 
     from ..measure.engine import measure as run_measure
@@ -92,6 +88,43 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
         click.echo(f"error: cell {f['cell']} failed: {f['error']}", err=True)
     if summary.failed:
         sys.exit(1)
+
+
+def _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt):
+    """List the cells a run would compute (with --adaptive: the first round's, and the most the
+    loop may add)."""
+    from ..errors import PGFSelectError
+    from ..measure.cache import CellCache
+    from ..measure.engine import cells_of
+    from ..wording import plural
+
+    cache = CellCache(out_dir, cfg.config_hash())
+    doc = {"config_hash": cfg.config_hash()}
+    if adaptive:
+        from ..names import resolve
+
+        if not target or max_finetunes is None:
+            raise PGFSelectError("--adaptive needs --target and --max-finetunes")
+        target_id = resolve(target, cfg.tasks, "target")
+        first = [s for s in (cfg.sources or []) if s != target_id]
+        cells = cells_of(cfg.model_copy(update={"sources": first}))
+        doc.update(adaptive=True, target=target_id, max_finetunes=max_finetunes,
+                   at_most_more=max_finetunes * len(cfg.seeds))
+    else:
+        cells = cells_of(cfg)
+    todo = [str(c) for c in cells if cache.get(c) is None]
+    doc.update(cells=len(cells), to_run=todo, reusable=len(cells) - len(todo))
+    if fmt == "json":
+        echo_json(doc)
+        return
+    click.echo(f"config {config} (hash {doc['config_hash']}): {plural(len(cells), 'cell')}"
+               f"{' in the first round' if adaptive else ''}, {doc['reusable']} already finished, "
+               f"{len(todo)} to run{':' if todo else ''}")
+    for cell in todo:
+        click.echo(f"  {cell}")
+    if adaptive:
+        click.echo(f"then at most {plural(max_finetunes, 'source')} × {plural(len(cfg.seeds), 'seed')} = "
+                   f"{plural(doc['at_most_more'], 'finetune')} more, chosen by suggest for {target_id}")
 
 
 def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, force, cache_dir, fmt, quiet):

@@ -10,7 +10,8 @@ from .common import echo_json, format_option
 
 
 def _pairs(values, what: str, default_value=None) -> dict:
-    """Parse repeatable NAME=VALUE options (comma-separated lists accepted)."""
+    """Parse repeatable NAME=VALUE options (comma-separated lists accepted); a NAME given twice
+    is refused (the last one would silently win)."""
     out = {}
     for chunk in values:
         for item in filter(None, (p.strip() for p in chunk.split(","))):
@@ -19,7 +20,12 @@ def _pairs(values, what: str, default_value=None) -> dict:
                 if default_value is None:
                     raise PGFSelectError(f"{what} {item!r} must be NAME=VALUE")
                 value = default_value
-            out[name.strip()] = value.strip() if isinstance(value, str) else value
+            name = name.strip()
+            if not name:
+                raise PGFSelectError(f"{what} {item!r} has no name before '='")
+            if name in out:
+                raise PGFSelectError(f"{what} gives {name!r} more than once; give each name once")
+            out[name] = value.strip() if isinstance(value, str) else value
     return out
 
 
@@ -28,6 +34,12 @@ def _names(values) -> list[str]:
 
 
 def _target_weights(values) -> dict:
+    items = [p.strip() for chunk in values for p in chunk.split(",") if p.strip()]
+    weighted = [i for i in items if "=" in i]
+    if weighted and len(weighted) < len(items):
+        bare = next(i for i in items if "=" not in i)
+        raise PGFSelectError(f"--target {bare!r} has no weight while {weighted[0]!r} has one; give every "
+                             "target a weight (NAME=WEIGHT) or none (equal weights)")
     raw = _pairs(values, "--target", default_value="1")
     out = {}
     for name, w in raw.items():
@@ -82,7 +94,7 @@ def _available(values, path) -> dict:
 @click.option("--prior", "priors", multiple=True, metavar="MATRIX", help="With --complete: other matrices used as priors.")
 @click.option("--mixture-model", type=click.Path(dir_okay=False),
               help="A model from `pgfselect fit-mixtures`: optimise its fitted response instead of the blend.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file (YAML) that `pgfselect train` reads.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file that `pgfselect train` reads: .yaml/.yml → YAML, .json → JSON.")
 @format_option
 def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, available, available_file, exclude,
          include, fix, target_examples, tau, k, seed, solver, complete, priors, mixture_model, out, fmt):
@@ -103,10 +115,16 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
     from ..matrix import load
     from ..plan import MixturePlanner
 
-    if out:
-        from ..fileio import check_writable
+    if out is not None:
+        from ..fileio import check_output
+        from ..plan.planfile import PLAN_SUFFIXES
 
-        check_writable(out, "--out")
+        check_output(out, "--out", suffixes=PLAN_SUFFIXES,
+                     inputs={"--matrix": matrix_spec, "--available-file": available_file, "--prior": priors})
+    if solver:
+        from ..plan.checks import check_solver
+
+        check_solver(solver, "--solver")
     matrix = load(matrix_spec)
     completion = None
     if complete:
@@ -122,8 +140,13 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         _target_weights(targets), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
-        tau=tau, k=k, seed=seed, solver=solver, completion=completion, mixture_model=model).fit(matrix)
+        tau=tau, k=k, seed=seed, solver=solver, completion=completion, mixture_model=model)
+    try:
+        planner.fit(matrix)
+    except PGFSelectError as exc:
+        raise PGFSelectError(_as_flags(str(exc))) from None
     result = planner.to_dict()
+    _check_k(click.get_current_context(), k, result)
     if out:
         from ..plan import write_plan
 
@@ -132,6 +155,32 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         echo_json(result)
     else:
         _print_table(result, out)
+
+
+_PARAMS = ("target_examples", "saturation", "available", "budget", "kappa", "solver", "seed", "tau", "fix", "k")
+
+
+def _as_flags(message: str) -> str:
+    """The planner names its parameters (``target_examples 5: ...``); a CLI user reads flags."""
+    import re
+
+    return re.sub(rf"^({'|'.join(_PARAMS)})\b(?= )", lambda m: "--" + m.group(1).replace("_", "-"), message)
+
+
+def _check_k(ctx, k, result) -> None:
+    """An explicit --k above the candidates of top_k/random is refused (the planner would use
+    them all and say so in a note)."""
+    from click.core import ParameterSource
+
+    if result["strategy"] not in ("top_k", "random") or ctx.get_parameter_source("k") != ParameterSource.COMMANDLINE:
+        return
+    from ..names import normalize
+
+    fixed = {normalize(str(f)) for f in result["options"]["fix"]}
+    free = [s for s in result["pgf"] if normalize(s) not in fixed]
+    if k > len(free):
+        raise PGFSelectError(f"--k {k} is more than the {len(free)} candidate source{'' if len(free) == 1 else 's'} "
+                             f"of strategy {result['strategy']}; give --k {len(free)} or less")
 
 
 def _complete(matrix, priors):
@@ -146,11 +195,12 @@ def _complete(matrix, priors):
 def _print_table(result: dict, out) -> None:
     from rich.table import Table
 
+    from ..wording import plural
     from .common import console
 
     targets = list(result["targets"])
     title = (f"{result['strategy']} plan for {', '.join(f'{t} ({w:.2f})' for t, w in result['targets'].items()) if len(targets) > 1 else targets[0]}"
-             f" — budget {result['budget']:,} examples — matrix {result['matrix']}")
+             f" — budget {plural(result['budget'], 'example')} — matrix {result['matrix']}")
     table = Table(title=title, title_justify="left")
     table.add_column("source")
     table.add_column("examples", justify="right")

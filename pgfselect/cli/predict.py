@@ -35,7 +35,7 @@ def _notes(completer, quiet: bool) -> None:
 @click.argument("matrix_spec", metavar="MATRIX")
 @prior_option
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the completed matrix: .json → JSON, anything else → CSV "
+              help="Also write the completed matrix: .json → JSON, .csv → CSV "
                    "(source,target,mean,std,measured).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="Output on stdout: a grid marking predicted cells with their ± error, JSON, or CSV.")
@@ -57,12 +57,13 @@ def predict(matrix_spec, priors, out, fmt, quiet):
       pgfselect predict runs/7b --format csv --out completed.csv
       pgfselect predict partial.csv --prior published:qwen2.5-vl-3b --prior published:qwen2.5-vl-7b --format json
     """
-    from ..fileio import atomic_write, check_writable
+    from ..fileio import atomic_write, check_output
     from ..matrix import load
     from ..predict import MatrixCompleter, with_all_sources
 
-    if out:
-        check_writable(out, "--out")
+    if out is not None:
+        check_output(out, "--out", suffixes={".csv": "CSV", ".json": "JSON"},
+                     inputs={"MATRIX": matrix_spec, "--prior": priors})
     matrix = with_all_sources(load(matrix_spec))
     completer = MatrixCompleter().fit(matrix, _load_priors(priors))
     _notes(completer, quiet)

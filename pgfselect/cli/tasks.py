@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import PGFSelectError
+from ..wording import plural
 from .common import echo_json, format_option, quiet_option
 
 
@@ -32,6 +33,12 @@ def _task(task_id, size=None, difficulty=None, shuffle=None, blink_dir=None, rev
     given = {"size": size, "difficulty": difficulty, "shuffle": shuffle, "local_path": blink_dir, "revision": revision,
              "train_fraction": train_fraction, "manifest": manifest}
     return get_task(task_id, **{k: v for k, v in given.items() if v is not None})
+
+
+def _task_inputs(opts) -> dict:
+    """The files a task is read from (an output may not write over them)."""
+    return {flag: opts.get(key) for flag, key in (("--manifest", "manifest"), ("--blink-dir", "blink_dir"))
+            if opts.get(key)}
 
 
 def _check_n(n):
@@ -147,20 +154,18 @@ def preview(task_id, split, n, seed, out, fmt, quiet, **opts):
     """
     from pathlib import Path
 
-    from ..fileio import atomic_write, check_writable
+    from ..fileio import atomic_write, check_output
     from ..tasks.export import png_bytes, preview_image
 
     _check_n(n)
-    if not out.lower().endswith(".png"):
-        raise PGFSelectError(f"--out {out!r} must be a .png file")
+    check_output(Path(out), "--out", suffixes={".png": "PNG"}, inputs=_task_inputs(opts))
     task = _task(task_id, **opts)
-    check_writable(Path(out), "preview")
     atomic_write(out, png_bytes(preview_image(task, split, n, seed)))
     result = {"task": task.id, "split": split, "n": n, "seed": seed, "out": out}
     if fmt == "json":
         echo_json(result)
     elif not quiet:
-        click.echo(f"wrote {out} ({n} items of {task.id}, {split}, seed {seed})")
+        click.echo(f"wrote {out} ({plural(n, 'item')} of {task.id}, {split}, seed {seed})")
 
 
 @tasks.command("export")
@@ -181,9 +186,14 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
       pgfselect tasks export synthetic:Counting --split train --n 500 --seed 0 --out data/ct-train
       pgfselect tasks show custom:data/ct-train/task.yaml
     """
+    from ..fileio import check_output
     from ..tasks.export import export_items
 
     _check_n(n)
+    inputs = _task_inputs(opts)
+    if task_id.startswith("custom:") and task_id.split(":", 1)[1].endswith((".yaml", ".yml")):
+        inputs["ID"] = task_id.split(":", 1)[1]
+    check_output(out, "--out", kind="folder", inputs=inputs, replace=True)
     task = _task(task_id, **opts)
     bar = None
     if not quiet and fmt != "json":
@@ -200,4 +210,4 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
     if fmt == "json":
         echo_json(result)
     elif not quiet:
-        click.echo(f"wrote {result['n']} items of {task.id} ({split}, seed {seed}) to {out}")
+        click.echo(f"wrote {plural(result['n'], 'item')} of {task.id} ({split}, seed {seed}) to {out}")

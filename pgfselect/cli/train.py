@@ -35,9 +35,16 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
     """
     from ..recipes.schema import load_recipe
 
+    from ..fileio import check_output
+
+    if out_dir:
+        check_output(out_dir, "--out", kind="folder", inputs={"RECIPE": recipe},
+                     writes=("recipe.yaml", "summary.json"))
+    if cache_dir:
+        check_output(cache_dir, "--cache-dir", kind="folder", inputs={"RECIPE": recipe})
     loaded = load_recipe(recipe)
     if validate:
-        _validate(loaded, out_dir, force, fmt, quiet)
+        _validate(loaded, out_dir, force, fmt, quiet, only)
         return
     if not out_dir:
         raise PGFSelectError("--out FOLDER is required to train (or use --validate)")
@@ -51,10 +58,22 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
         _print_summary(summary)
 
 
-def _validate(loaded, out_dir, force, fmt, quiet):
+def _validate(loaded, out_dir, force, fmt, quiet, only=()):
     from ..recipes.resolve import resolve
 
     res = resolve(loaded, check_data=False)
+    if only:
+        from ..recipes.schema import canonical_strategy
+
+        try:
+            wanted = {canonical_strategy(s) for s in only}
+        except ValueError as exc:
+            raise PGFSelectError(f"--only: {exc}") from None
+        missing = wanted - {r.strategy for r in res.runs}
+        if missing:
+            raise PGFSelectError(f"--only {', '.join(sorted(missing))}: not a strategy of this recipe "
+                                 f"({', '.join(dict.fromkeys(r.strategy for r in res.runs))})")
+        res.runs = [r for r in res.runs if r.strategy in wanted]
     if out_dir:
         from ..recipes.runner import recorded_hash
 
@@ -71,8 +90,10 @@ def _validate(loaded, out_dir, force, fmt, quiet):
     from rich.table import Table
 
     r = loaded.recipe
-    table = Table(title=f"{loaded.source}: target {res.target_id}, budget {r.budget:,} examples, "
-                        f"{len(r.seeds)} seed(s), matrix {res.matrix.name} — valid", title_justify="left")
+    from ..wording import plural
+
+    table = Table(title=f"{loaded.source}: target {res.target_id}, budget {plural(r.budget, 'example')}, "
+                        f"{plural(len(r.seeds), 'seed')}, matrix {res.matrix.name} — valid", title_justify="left")
     for col in ("strategy", "seed", "examples per source", "expected PGF"):
         table.add_column(col)
     for run in res.runs:

@@ -18,6 +18,9 @@ def parse_examples(text: str | int, what: str = "budget") -> int:
         value = float(text)
     else:
         m = _PATTERN.match(str(text))
+        if not m and _PATTERN.match(str(text).strip().lstrip("-")):
+            raise PGFSelectError(f"{what} {text!r} must be at least 1 example (a positive number such as "
+                                 "500, 2k)")
         if not m:
             raise PGFSelectError(f"{what} {text!r} is not a number of training examples; "
                                  "use e.g. 500, 2000, 1.5k, 2k, 10k")

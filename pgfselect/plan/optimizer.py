@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PGFSelectError
+from .checks import check_solver
 
 
 def solve(w, budget: float, caps, saturation: float, solver: str | None = None):
@@ -200,15 +201,3 @@ def _solve(problem, solver: str | None) -> tuple[str, str]:
     except cp.error.SolverError as exc:
         return str(solver or "default"), f"solver error: {exc}"
     return (problem.solver_stats.solver_name if problem.solver_stats else str(solver)), problem.status
-
-
-def check_solver(solver: str | None) -> str | None:
-    """``solver`` if cvxpy has it installed (case-insensitive), else a one-line error."""
-    if solver is None:
-        return None
-    import cvxpy as cp
-
-    names = {s.upper(): s for s in cp.installed_solvers()}
-    if str(solver).upper() not in names:
-        raise PGFSelectError(f"solver {solver!r} is not an installed cvxpy solver; installed: {', '.join(sorted(names))}")
-    return names[str(solver).upper()]

@@ -20,8 +20,22 @@ from ..fileio import atomic_write
 REQUIRED = ("pgfselect_plan", "target", "budget", "matrix", "strategy", "allocation")
 
 
+PLAN_SUFFIXES = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON"}
+
+
 def write_plan(plan: dict, path: str | Path) -> Path:
-    text = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True)
+    """Write the plan as JSON (``.json``) or YAML (``.yaml``/``.yml``); both read back with
+    :func:`read_plan` (JSON is YAML)."""
+    path = Path(path)
+    fmt = PLAN_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise PGFSelectError(f"plan file {str(path)!r}: use a .yaml, .yml or .json file name")
+    if fmt == "JSON":
+        import json
+
+        text = json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True)
     return atomic_write(path, text)
 
 

@@ -233,8 +233,14 @@ class MixturePlanner:
                 raise PGFSelectError(f"{name} {value!r} is not allowed (kappa ≥ 0, saturation > 0, finite tau)")
         if not isinstance(self.k, int) or self.k < 1:
             raise PGFSelectError(f"k {self.k!r} must be a whole number ≥ 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise PGFSelectError(f"seed {self.seed!r} must be a whole number ≥ 0")
         if not isinstance(self.target_examples, int) or self.target_examples < 0:
             raise PGFSelectError(f"target_examples {self.target_examples!r} must be a whole number ≥ 0")
+        if self.solver is not None:
+            from .checks import check_solver
+
+            check_solver(self.solver)
 
     def _resolve_targets(self, matrix: PGFMatrix) -> dict[str, float]:
         raw = self.target if isinstance(self.target, Mapping) else {self.target: 1.0}
@@ -242,7 +248,7 @@ class MixturePlanner:
             raise PGFSelectError("no target given")
         out: dict[str, float] = {}
         for name, weight in raw.items():
-            canon = matrix.resolve_target(str(name))
+            canon = self._resolve_target(matrix, str(name))
             if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
                 raise PGFSelectError(f"target weight {weight!r} for {canon} must be a positive number")
             if canon in out:
@@ -250,6 +256,21 @@ class MixturePlanner:
             out[canon] = float(weight)
         total = sum(out.values())
         return {t: w / total for t, w in out.items()}
+
+    @staticmethod
+    def _resolve_target(matrix: PGFMatrix, name: str) -> str:
+        try:
+            return matrix.resolve_target(name)
+        except PGFSelectError:
+            try:
+                src = matrix.resolve_source(name)
+            except PGFSelectError:
+                src = None
+            if src is not None:  # a task the matrix finetuned on but never evaluated
+                raise PGFSelectError(f"target {name!r}: matrix {matrix.name or ''} has {src} as a source but no "
+                                     f"column for it (nothing was evaluated on it); targets: "
+                                     f"{', '.join(matrix.targets)}") from None
+            raise
 
     def _cell_estimates(self, matrix: PGFMatrix):
         """Seed mean, its raw standard error, its empirical-Bayes standard error, and which cells
@@ -294,10 +315,20 @@ class MixturePlanner:
         excl = {matrix.resolve_source(s) for s in self.exclude or ()}
         incl = None if self.include is None else {matrix.resolve_source(s) for s in self.include}
         fixed = {matrix.resolve_source(s) for s in (self.fix or {})}
+        both = sorted(excl & (incl or set())) + sorted(excl & fixed)
+        if both:
+            raise PGFSelectError(f"source {both[0]} is both excluded and {'included' if both[0] in (incl or ()) else 'fixed'}; "
+                                 "give it to one option only")
         out = []
         direct = self.strategy_ == "direct"
         if direct and len(self.targets_) > 1:
             raise PGFSelectError("strategy 'direct' needs exactly one target")
+        if self.target_examples > 0 and not direct:
+            no_row = [t for t in self.targets_ if t not in matrix.sources]
+            if no_row:
+                raise PGFSelectError(f"target_examples {self.target_examples}: matrix {matrix.name or ''} has no row for "
+                                     f"the target {no_row[0]} (it was never finetuned on), so its own data has no PGF "
+                                     "to plan with; measure that row or leave target_examples at 0")
         tcols = [matrix.targets.index(t) for t in self.targets_]
         for i, src in enumerate(matrix.sources):
             is_target = src in self.targets_
@@ -317,7 +348,15 @@ class MixturePlanner:
             t = next(iter(self.targets_))
             raise PGFSelectError(f"strategy 'direct' needs the target {t} among the matrix sources")
         if not out:
-            raise PGFSelectError("no candidate sources left after --exclude/--include")
+            reasons: dict[str, list[str]] = {}
+            for src, why in self.excluded_.items():
+                reasons.setdefault(why, []).append(src)
+            def names(srcs):
+                return ", ".join(srcs) if len(srcs) <= 3 else f"{len(srcs)} sources ({', '.join(srcs[:2])}, …)"
+
+            detail = "; ".join(f"{names(srcs)}: {why}" for why, srcs in
+                               sorted(reasons.items(), key=lambda kv: len(kv[1])))
+            raise PGFSelectError(f"no candidate sources left: {detail}")
         return out
 
     def _caps(self, matrix: PGFMatrix, candidates: list[int]) -> np.ndarray:
@@ -327,6 +366,8 @@ class MixturePlanner:
         caps = {}
         for name, n in avail.items():
             src = matrix.resolve_source(str(name))
+            if src in caps:
+                raise PGFSelectError(f"available gives source {src} more than once (as {name!r} too)")
             caps[src] = parse_examples(n, f"available examples for {src}")
         out = []
         for i in candidates:
@@ -343,6 +384,8 @@ class MixturePlanner:
             match = [m for m in names if normalize(m) == normalize(str(src)) or m == src]
             if not match:
                 raise PGFSelectError(f"--fix source {src!r} is not a candidate source; candidates: {', '.join(names)}")
+            if match[0] in out:
+                raise PGFSelectError(f"fix gives source {match[0]} more than once (as {src!r} too)")
             n = parse_examples(n, f"fixed examples for {match[0]}")
             if n > caps[names.index(match[0])]:
                 raise PGFSelectError(f"--fix {match[0]}={n} is above its {int(caps[names.index(match[0])])} available examples")
@@ -445,6 +488,9 @@ class MixturePlanner:
 
     def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str) -> np.ndarray:
         idx = np.flatnonzero(free)
+        if strategy in ("top_k", "random") and self.k > len(idx):
+            self.notes_.append(f"k={self.k} is more than the {len(idx)} candidate source"
+                               f"{'' if len(idx) == 1 else 's'}: strategy {strategy} uses them all")
         if strategy in ("uniform", "direct"):
             chosen = idx
         elif strategy == "random":

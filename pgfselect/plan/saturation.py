@@ -39,13 +39,40 @@ class SaturationFit:
     min_pgf: float
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        """The fit as plain numbers: s and its interval as the summary prints them (what
+        ``plan --saturation`` accepts), the rest rounded to 4 decimals."""
+        out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        for k in ("saturation", "ci_low", "ci_high"):
+            out[k] = round_s(getattr(self, k))
+        return out
 
     def summary(self) -> str:
-        s = f"{self.bound + ' ' if self.bound else ''}{self.saturation:.0f}"
-        return (f"saturation s = {s} examples [95% CI {self.ci_low:.0f}, {self.ci_high:.0f}] from {self.cells} "
-                f"cells: {self.n_small} examples give {self.ratio:.2f} of the PGF of {self.n_large} "
-                f"(linear would be {self.n_small / self.n_large:.2f}); plan with --saturation {self.saturation:.0f}")
+        from ..wording import plural
+
+        s, lo, hi = (_fmt(round_s(v)) for v in (self.saturation, self.ci_low, self.ci_high))
+        if self.bound == "at most":
+            advice = (f"the small run already reaches the large run's PGF, so s is below the search range "
+                      f"(diminishing returns are immediate): spread the budget, e.g. plan with --saturation {s}")
+        elif self.bound == "at least":
+            advice = (f"the small run's PGF is no more than linear in examples, so s is above the search range "
+                      f"(no diminishing returns): concentrate the budget, e.g. plan with --saturation {s}")
+        else:
+            advice = f"plan with --saturation {s}"
+        return (f"saturation s = {self.bound + ' ' if self.bound else ''}{s} examples [95% CI {lo}, {hi}] from "
+                f"{plural(self.cells, 'cell')}: {plural(self.n_small, 'example')} give{'s' if self.n_small == 1 else ''} "
+                f"{self.ratio:.2f} of the PGF of {self.n_large:,} (linear would be {self.n_small / self.n_large:.2f}); {advice}")
+
+
+def round_s(v: float) -> float:
+    """s for display and JSON: 3 significant figures, whole examples from 100 up; never 0, so
+    ``plan --saturation`` (s > 0) accepts the printed value."""
+    if v >= 100:
+        return float(round(v))
+    return float(f"{v:.3g}")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.0f}" if v >= 100 else f"{v:g}"
 
 
 def saturation_ratio(s: float, n_small: float, n_large: float) -> float:

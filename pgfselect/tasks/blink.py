@@ -29,10 +29,11 @@ from .registry import Task, blink_meta, sample_pool
 from .schema import Item, parse_answer
 
 BLINK_HUB_ID = "BLINK-Benchmark/BLINK"
-# The dataset revision used when loading from the hub. A placeholder until a commit id is
-# pinned: no hub access from the machine this was written on. Relative_Reflectance labels were
-# corrected on the hub in September 2025 (see data_cards/blink-Relative_Reflectance.md), so
-# results are only comparable at the same revision; it is recorded in every provenance record.
+# The dataset revision used when loading from the hub: the hub's default branch, not a pinned
+# commit (no hub access from the machine this was written on); pass ``revision=`` to pin one.
+# Relative_Reflectance labels were corrected on the hub in September 2025 (see
+# data_cards/blink-Relative_Reflectance.md), so results are only comparable at the same
+# revision; it is recorded in every provenance record.
 BLINK_REVISION = "main"
 BLINK_DIR_ENV = "PGFSELECT_BLINK_DIR"
 IMAGE_COLUMNS = ("image_1", "image_2", "image_3", "image_4")
@@ -86,9 +87,15 @@ class BlinkTask(Task):
             raise PGFSelectError("reading BLINK needs the 'datasets' package: pip install 'pgfselect[train]'") from None
         if self.local_path is None:
             revision = self.revision or BLINK_REVISION
+            unreachable = hub_unreachable()
             try:
-                ds = datasets.load_dataset(BLINK_HUB_ID, self.name, split="val", revision=revision)
+                with _offline(unreachable is not None):
+                    ds = datasets.load_dataset(BLINK_HUB_ID, self.name, split="val", revision=revision)
             except Exception as exc:  # network, auth or missing config: one line for the user
+                if unreachable is not None:
+                    raise PGFSelectError(f"cannot load {BLINK_HUB_ID} config {self.name}: no access to the hub "
+                                         f"({unreachable}) and no cached copy; for an offline copy pass "
+                                         f"--blink-dir (local_path) or set {BLINK_DIR_ENV}") from None
                 raise PGFSelectError(f"cannot load {BLINK_HUB_ID} config {self.name} (revision {revision}) "
                                      f"from the hub: {first_line(exc)}; "
                                      f"for an offline copy pass local_path or set {BLINK_DIR_ENV}") from None
@@ -159,6 +166,60 @@ class BlinkTask(Task):
         return {**super().info(), "options": dict(self.options),
                 "data": str(self.local_path) if self.local_path
                 else f"hub {BLINK_HUB_ID}@{self.revision or BLINK_REVISION}"}
+
+
+_HUB_STATE: dict[str, str | None] = {}
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached (``HF_HUB_OFFLINE`` set, or no TCP connection to
+    ``$HF_ENDPOINT`` within ``timeout`` seconds), or None when it can. Probed once per process:
+    without it, an offline machine spends ~30 s in the hub client's retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if endpoint in _HUB_STATE:
+        return _HUB_STATE[endpoint]
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        url = urlparse(endpoint)
+        names = ("HTTP_PROXY", "http_proxy") if url.scheme == "http" else ("HTTPS_PROXY", "https_proxy")
+        proxy = next((os.environ[n] for n in names + ("ALL_PROXY", "all_proxy") if os.environ.get(n)), None)
+        if proxy:  # behind a proxy the hub is reached through it: probe the proxy
+            url = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = url.hostname or endpoint, url.port or (80 if url.scheme == "http" else 443)
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            why = None
+        except OSError as exc:
+            why = f"{host}:{port}: {getattr(exc, 'strerror', None) or exc or type(exc).__name__}"
+    _HUB_STATE[endpoint] = why
+    return why
+
+
+class _offline:
+    """Put ``datasets`` and ``huggingface_hub`` in offline mode (cache only, no retries) while on."""
+
+    def __init__(self, on: bool):
+        self.on = on
+        self.saved: list[tuple[object, object]] = []
+
+    def __enter__(self):
+        if self.on:
+            import datasets.config
+            import huggingface_hub.constants
+
+            for mod in (datasets.config, huggingface_hub.constants):
+                self.saved.append((mod, mod.HF_HUB_OFFLINE))
+                mod.HF_HUB_OFFLINE = True
+        return self
+
+    def __exit__(self, *exc):
+        for mod, value in self.saved:
+            mod.HF_HUB_OFFLINE = value
+        return False
 
 
 def _load_local(path: Path, name: str, datasets):
