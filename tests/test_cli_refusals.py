@@ -52,12 +52,12 @@ def test_refused_with_one_error_line(args, message, capsys):
     assert out == ""
 
 
-def test_kappa_hint_only_when_lowering_kappa_can_help(capsys):
-    args = PLAN + ["--include", "Jigsaw,Art_Style"]
-    code, _, err = run(args + ["--kappa", "0"], capsys)
-    assert one_error_line(code, err) and "hurt or not help" in err and "--kappa" not in err
-    code, _, err = run(args, capsys)  # the best mean is negative too: no κ makes it help
-    assert one_error_line(code, err) and "lower --kappa" not in err
+def test_kappa_named_only_when_it_decides_that_nothing_helps(capsys):
+    args = PLAN + ["--include", "Jigsaw,Art_Style", "--format", "json"]
+    for extra in ([], ["--kappa", "2"]):  # the best mean is negative: no κ makes it help
+        code, out, _ = run(args + extra, capsys)
+        rec = json.loads(out)["recommendation"]
+        assert code == 0 and json.loads(out)["status"] == "no_helpful_source" and "κ" not in rec["reason"]
 
 
 def test_target_examples_needs_the_target_row(tmp_path, capsys):

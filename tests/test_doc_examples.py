@@ -136,8 +136,15 @@ def scratch(tmp_path_factory):
         m7.to_csv(d / folder / "matrix.csv")
     tiny_names = ["synthetic:Counting", "synthetic:Relative_Depth", "synthetic:Spatial_Relation",
                   "synthetic:Object_Localization"]
-    demo = PGFMatrix.from_values(rng.uniform(0, 0.5, (2, 4, 4)), tiny_names, tiny_names, model="tiny:t128")
+    import yaml
+
+    demo_cfg = yaml.safe_load((ROOT / "recipes" / "measure-demo.yaml").read_text())
+    demo = PGFMatrix.from_values(rng.uniform(0, 0.5, (2, len(demo_cfg["sources"]), len(demo_cfg["tasks"]))),
+                                 demo_cfg["sources"], demo_cfg["tasks"], model="tiny:t128")
     demo.to_csv(d / "runs/demo-matrix/matrix.csv")
+    (d / "runs/matrix").mkdir(parents=True)
+    m7.to_csv(d / "runs/matrix/matrix.csv")
+    _write_mixes(d, m7.sources)
     large = rng.uniform(0.3, 0.8, (2, 4, 4))
     for n, vals in ((500, large * 0.7), (2000, large)):
         (d / f"runs/n{n}").mkdir(parents=True)
@@ -151,6 +158,28 @@ def scratch(tmp_path_factory):
     _write_runs(d / "runs/seeds-2-3", seeds=(2, 3), zero_shot=False)
     _write_runs(d / "runs/counting-2k", task_extra="synthetic:Jigsaw")
     return d
+
+
+def _write_mixes(root: Path, names) -> None:
+    """Three `train` folders for Counting whose mixtures differ (fit-mixtures' example), and the
+    model fitted from them (plan --mixture-model's example)."""
+    from test_compare import write_run
+
+    from pgfselect.plan.mixture_model import MixtureResponse, runs_to_training_data
+
+    ids = {n: f"blink:{n}" for n in names}
+    for k, (a, correct) in enumerate(((1.0, 62), (0.5, 66), (0.0, 58))):
+        folder = root / "runs" / f"mix-{'abc'[k]}"
+        (folder / "recipe.yaml").parent.mkdir(parents=True, exist_ok=True)
+        (folder / "recipe.yaml").write_text(json.dumps({"recipe_hash": f"m{k}", "resolved": {"task_ids": ids}}))
+        write_run(folder, "zero_shot", None, 40, recipe_hash=f"m{k}", target="blink:Counting")
+        run = write_run(folder, "pgf", 0, correct, recipe_hash=f"m{k}", target="blink:Counting")
+        alloc = {ids["Spatial_Relation"]: int(2000 * a), ids["Object_Localization"]: int(2000 * (1 - a))}
+        (run / "config.json").write_text(json.dumps({"allocation": {t: n for t, n in alloc.items() if n},
+                                                     "target_name": "Counting"}))
+    shares, pgf, sources, target = runs_to_training_data([root / "runs" / f"mix-{c}" for c in "abc"])
+    doc = MixtureResponse().fit(shares, pgf, sources, target).to_dict()
+    (root / "counting-mix.json").write_text(json.dumps(doc))
 
 
 def _id(example):
