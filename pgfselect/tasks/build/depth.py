@@ -1,0 +1,101 @@
+"""blink:Relative_Depth from image + depth-map pairs (two marked points: which is closer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import PGFSelectError
+from .base import Built, Context, open_rgb, register, shuffled_choices
+from .draw import limit_size, mark_points
+from .images import folder_images
+from .prompts import CHOICES, question
+
+MIN_RATIO = 1.15  # the farther point is at least 15% farther: near-ties are not asked (ours, not BLINK's)
+
+
+def read_depth(path: Path) -> np.ndarray:
+    """A depth map as float (larger = farther; 0, NaN or inf = no measurement): ``.npy`` (any
+    units) or a 16-bit/8-bit ``.png`` (units do not matter for an ordering)."""
+    try:
+        if path.suffix == ".npy":
+            d = np.load(path, allow_pickle=False)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                d = np.asarray(im)
+    except (OSError, ValueError) as exc:
+        raise PGFSelectError(f"{path}: cannot read depth map: {exc}") from None
+    d = np.squeeze(np.asarray(d, dtype=np.float64))
+    if d.ndim != 2:
+        raise PGFSelectError(f"{path}: a depth map must be one channel (H x W); got shape {d.shape}")
+    return d
+
+
+def _depth_file(depth_dir: Path, rel: Path) -> Path | None:
+    for suffix in (".npy", ".png"):
+        p = depth_dir / rel.with_suffix(suffix)
+        if p.is_file():
+            return p
+    return None
+
+
+def pick_points(depth: np.ndarray, rng, tries: int = 60):
+    """Two valid pixels (x, y) of ``depth``, apart and away from the border, whose depths differ by
+    at least MIN_RATIO; None when none is found."""
+    h, w = depth.shape
+    mx, my = max(1, w // 20), max(1, h // 20)
+    for _ in range(tries):
+        (xa, xb), (ya, yb) = rng.integers(mx, w - mx, 2), rng.integers(my, h - my, 2)
+        da, db = depth[ya, xa], depth[yb, xb]
+        if not (np.isfinite(da) and np.isfinite(db) and da > 0 and db > 0):
+            continue
+        if np.hypot(xa - xb, ya - yb) < 0.1 * np.hypot(w, h) or max(da, db) < MIN_RATIO * min(da, db):
+            continue
+        return (int(xa), int(ya), float(da)), (int(xb), int(yb), float(db))
+    return None
+
+
+@register("Relative_Depth", "depth-pairs", status="unconfirmed", needs=("images", "path"), dataset="depth-pairs",
+          layout="--images a folder of RGB images; --path a folder of depth maps with the same relative names "
+                 "(.npy float, or 16-bit .png; larger = farther; 0 = missing), e.g. NYU Depth v2 labelled "
+                 "frames written out as PNG pairs",
+          cites="NYU Depth v2 labelled set (depths in metres; see ../shared/notes/blink-sources.md section 8)",
+          note="BLINK's Relative_Depth source is UNCONFIRMED (DIW is a recollection). Two points are drawn at "
+               "random where depth is measured, at least 10% of the diagonal apart, and the farther one at least "
+               "15% farther (our near-tie rule); depth must be depth, not disparity. The NYU .mat file (HDF5) is "
+               "not read directly: it needs h5py, not a pgfselect dependency",
+          license="that of the depth dataset (NYU Depth v2: UNCONFIRMED)")
+def depth_pairs(ctx: Context):
+    folder, files = folder_images(ctx, "images", "a folder of RGB images")
+    depth_dir = ctx.need("path", "a folder of depth maps named like the images (.npy or .png)")
+    for idx in ctx.order(len(files)):
+        f = files[idx]
+        rel = f.relative_to(folder)
+        dpath = _depth_file(depth_dir, rel)
+        if dpath is None:
+            ctx.skipped["no depth map"] += 1
+            continue
+        depth = read_depth(dpath)
+        picked = pick_points(depth, ctx.rng)
+        if picked is None:
+            ctx.skipped["no two valid points with distinct depth"] += 1
+            continue
+        (pa, pb), _ = shuffled_choices(ctx.rng, picked[0], [picked[1]])  # which point is labelled A
+        answer = 0 if pa[2] < pb[2] else 1  # "A is closer" when A has the smaller depth
+
+        def render(f=f, pa=pa, pb=pb, shape=depth.shape):
+            img = limit_size(open_rgb(f))
+            # depth pixel centre -> image pixel (a depth map may be smaller than its image)
+            pts = [((p[0] + 0.5) * img.width / shape[1], (p[1] + 0.5) * img.height / shape[0]) for p in (pa, pb)]
+            return [mark_points(img, pts, ["A", "B"])]
+
+        yield Built(render=render, question=question("Relative_Depth", ctx.wording),
+                    choices=list(CHOICES["Relative_Depth"]), answer=answer,
+                    source={"dataset": "depth-pairs", "file_name": rel.as_posix(),
+                            "depth_file": dpath.relative_to(depth_dir).as_posix(),
+                            "points_depth_px": {"A": list(pa[:2]), "B": list(pb[:2])},
+                            "depth": {"A": pa[2], "B": pb[2]}},
+                    originals=[(rel.as_posix(), lambda f=f: open_rgb(f))])
