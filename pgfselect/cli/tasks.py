@@ -215,13 +215,16 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
 @click.option("--exclude-images", type=click.Path(),
               help="BLINK val/test images (a folder of images and/or parquet files): source images whose "
                    "perceptual hash matches one are dropped.")
+@click.option("--blink-val", type=click.Path(),
+              help="A local BLINK copy: its val items of TASK become the build's val split (train on built "
+                   "items, evaluate on BLINK val); also the default --exclude-images.")
 @click.option("--wording", default="question", show_default=True, type=click.Choice(["question", "prompt"]),
               help="BLINK's short question (as blink:TASK items carry) or its long prompt instruction.")
 @click.option("--list", "list_", is_flag=True, help="List every task's builders and source formats, then exit.")
 @format_option
 @quiet_option
-def build(task_id, source_format, images, annotations, path, out, n, seed, exclude_images, wording, list_, fmt,
-          quiet):
+def build(task_id, source_format, images, annotations, path, out, n, seed, exclude_images, blink_val, wording, list_,
+          fmt, quiet):
     """Build a BLINK-style training set from a public source dataset in its official layout.
 
     Writes OUT/task.yaml + train.jsonl + images/ + provenance.json + DATA_CARD.md: a custom task
@@ -256,7 +259,8 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
         raise PGFSelectError(f"missing {', '.join(missing)}: give TASK --from FORMAT --out DIR --n N "
                              "(or --list to see the builders)")
     _check_n(n)
-    kwargs = dict(images=images, annotations=annotations, path=path, exclude_images=exclude_images, wording=wording)
+    kwargs = dict(images=images, annotations=annotations, path=path, exclude_images=exclude_images, wording=wording,
+                  blink_val=blink_val)
     if quiet or fmt == "json":
         result = build_task(task_id, source_format, out, n, seed, **kwargs)
     else:

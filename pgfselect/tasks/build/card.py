@@ -27,6 +27,8 @@ def data_card(b: Builder, summary: dict) -> str:
              f"pHash (64 bits, Hamming distance <= {leak['max_hamming_distance']}) against {leak['excluded_hashes']} "
              f"images of {leak['exclude_images']}: {leak['source_images_dropped']} source image(s) and "
              f"{leak['items_dropped']} candidate item(s) dropped")
+    val = ("none (evaluate on blink:" + b.task + " val)" if not summary.get("val") else
+           f"BLINK's own val items of {b.task} ({summary['val']['n']}, from {summary['val']['from']}): for evaluation")
     skipped = ", ".join(f"{k}: {v}" for k, v in summary["skipped"].items()) or "none"
     files = "\n".join(f"  - `{p}`: sha256 `{h}`" for p, h in summary["inputs"]["sha256"].items()) or "  - (none)"
     return f"""# {summary['task']} built from {b.dataset} (`--from {b.fmt}`)
@@ -37,6 +39,7 @@ prompts as BLINK's `{b.task}`; evaluate on BLINK val, never on these.
 | field | value |
 |---|---|
 | items | {summary['n']} (split `train`), seed {summary['seed']}, wording `{summary['wording']}` |
+| val split | {val} |
 | builder | `{b.task}` / `{b.fmt}`, version {b.version}, status **{b.status}** |
 | source dataset | {b.dataset}: {b.layout} |
 | reader follows | {b.cites} |

@@ -65,10 +65,36 @@ def _inputs_summary(ctx: Context) -> dict:
     return out
 
 
+def _write_item(tmp: Path, stem: str, item: Item) -> str:
+    """Write ``item``'s images as ``images/STEM_K.png``; return its JSONL line."""
+    paths = []
+    for k, img in enumerate(item.images):
+        paths.append(f"images/{stem}_{k + 1}.png")
+        (tmp / paths[-1]).write_bytes(png_bytes(img))
+    return json.dumps(item.record(paths), sort_keys=True)
+
+
+def _blink_val_lines(tmp: Path, task: str, blink_val) -> list[str]:
+    """BLINK's own val items of ``task`` (from a local copy), so the build folder is a task that
+    trains on built items and is evaluated on BLINK val (what measure/train recipes expect)."""
+    from ..blink import BlinkTask
+
+    lines = []
+    for item in BlinkTask(task, local_path=blink_val).items("val"):
+        idx = str(item.meta["idx"])
+        item.id = idx
+        item.meta["source"] = {"dataset": "BLINK-Benchmark/BLINK", "idx": idx, "split": "val"}
+        lines.append(_write_item(tmp, f"val_{len(lines):06d}", item))
+    return lines
+
+
 def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *, images=None,
                annotations=None, path=None, exclude_images=None, wording: str = "question",
-               progress=None) -> dict:
+               blink_val=None, progress=None) -> dict:
     """Build ``n`` items of BLINK task ``task`` from source format ``fmt`` into the folder ``out``.
+
+    ``blink_val``: a local BLINK copy; its val items of the task become the folder's ``val``
+    split, and it is the default ``exclude_images`` (every image under it, test included).
 
     Returns a summary dict (also written to ``build.json``). Deterministic for the same inputs,
     ``n``, ``seed`` and exclusion set: byte-identical files with the same Pillow and numpy.
@@ -90,6 +116,8 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
                   rng=np.random.default_rng(seed), wording=wording)
     for k in b.needs:
         ctx.need(k, b.layout)
+    if blink_val is not None and exclude_images is None:
+        exclude_images = blink_val  # a build evaluated on BLINK val must not train on BLINK's images
     guard = LeakGuard(load_exclusions(exclude_images) if exclude_images is not None else None)
     check_writable(out.parent, "build output")
     meta = blink_meta(b.task)
@@ -109,11 +137,8 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
                                       answer=cand.answer), meta["n_choices"], f"built item {i}")
             if len(imgs) != meta["n_images"]:  # a builder bug, not a user error
                 raise AssertionError(f"{b.task} builder made {len(imgs)} images; BLINK has {meta['n_images']}")
-            paths = []
-            for k, img in enumerate(imgs):
-                paths.append(f"images/{i:06d}_{k + 1}.png")
-                (tmp / paths[-1]).write_bytes(png_bytes(img))
-            lines.append(json.dumps({**item.record(paths), "source": cand.source}, sort_keys=True))
+            item.meta["source"] = cand.source
+            lines.append(_write_item(tmp, f"{i:06d}", item))
             if progress:
                 progress(len(lines), n)
             if len(lines) == n:
@@ -123,24 +148,29 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
             raise PGFSelectError(f"blink:{b.task} --from {b.fmt}: only {len(lines)} of --n {n} items could be built "
                                  f"from {seen} candidates ({dropped_items} dropped by --exclude-images; skipped "
                                  f"source records: {skips}); lower --n or give more source data")
+        val_lines = _blink_val_lines(tmp, b.task, blink_val) if blink_val is not None else []
         seconds = time.perf_counter() - started
         name = re.sub(r"[^A-Za-z0-9_.\-]", "-", f"blink-{b.task}-{b.fmt}-s{seed}")
         manifest = {"name": name, "description": f"blink:{b.task}-style training items built from {b.dataset} "
                     f"(--from {b.fmt}, seed {seed}); builder status: {b.status}",
                     "n_choices": meta["n_choices"], "n_images": meta["n_images"], "level": meta["level"],
-                    "granularity": meta["granularity"], "license": b.license, "splits": {"train": "train.jsonl"}}
+                    "granularity": meta["granularity"], "license": b.license,
+                    "splits": {"train": "train.jsonl", **({"val": "val.jsonl"} if val_lines else {})}}
         leak = {"exclude_images": str(Path(exclude_images).resolve()) if exclude_images is not None else None,
                 "excluded_hashes": 0 if guard.excluded is None else int(len(guard.excluded)),
                 "max_hamming_distance": MAX_DISTANCE, "source_images_dropped": len(guard.dropped),
                 "items_dropped": dropped_items, "dropped_source_images": guard.dropped}
         summary = {"task": f"blink:{b.task}", "from": b.fmt, "status": b.status, "dataset": b.dataset,
                    "builder_version": b.version, "n": n, "seed": seed, "wording": wording,
+                   "val": {"from": str(Path(blink_val).resolve()), "n": len(val_lines)} if val_lines else None,
                    "candidates_seen": seen, "skipped": dict(sorted(ctx.skipped.items())), "leak_guard": leak,
                    "inputs": _inputs_summary(ctx), "prompt_version": PROMPT_VERSION,
                    "package_versions": package_versions(("pgfselect", "numpy", "pillow", "scipy"))}
         import yaml
 
         (tmp / "train.jsonl").write_text("\n".join(lines) + "\n")
+        if val_lines:
+            (tmp / "val.jsonl").write_text("\n".join(val_lines) + "\n")
         (tmp / "task.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         (tmp / "provenance.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         (tmp / "DATA_CARD.md").write_text(data_card(b, summary))
