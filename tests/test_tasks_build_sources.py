@@ -44,7 +44,7 @@ def test_relative_depth_closer_point_has_smaller_depth(tmp_path):
         else:  # a 16-bit PNG in millimetres, as NYU-style exports write them
             Image.fromarray((d * 1000).astype(np.uint16)).save(depth / f.name)
     out = tmp_path / "rd"
-    build_task("blink:Relative_Depth", "depth-pairs", out, 8, 0, images=images, path=depth)
+    build_task("blink:Relative_Depth", "depth-pairs", out, 12, 0, images=images, path=depth)  # 8 images: revisits
     answers = []
     for it in read_items(out):
         s = it["source"]
@@ -127,8 +127,11 @@ def test_visual_correspondence_answer_is_the_warped_point(tmp_path):
             H = np.array([[0.9, 0.05, 4.0 * k], [0.0, 0.95, 2.0], [0.0, 0.0005, 1.0]])
             np.savetxt(d / f"H_1_{k}", H)
     out = tmp_path / "vc"
-    build_task("blink:Visual_Correspondence", "hpatches", out, 2, 4, path=root)
-    for it in read_items(out):
+    build_task("blink:Visual_Correspondence", "hpatches", out, 6, 4, path=root)  # 3 per sequence: revisits
+    items = read_items(out)
+    assert {it["source"]["sequence"] for it in items} == {"v_one", "i_two"}
+    assert len({tuple(it["source"]["ref_xy"]) for it in items}) == 6
+    for it in items:
         s = it["source"]
         k = int(s["target_file_name"].split("/")[1][0])
         H = np.loadtxt(root / s["sequence"] / f"H_1_{k}")

@@ -204,7 +204,7 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
 
 
 @tasks.command("build")
-@click.argument("task_id", metavar="TASK", required=False)
+@click.argument("task_id", metavar="[TASK]", required=False)
 @click.option("--from", "source_format", help="Source format of the dataset (see --list), e.g. coco, images, hpatches.")
 @click.option("--images", type=click.Path(), help="Image folder of the source dataset.")
 @click.option("--annotations", type=click.Path(), help="Annotation file (e.g. COCO instances_train2017.json).")

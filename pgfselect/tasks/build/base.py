@@ -21,6 +21,7 @@ from ...errors import PGFSelectError
 
 STATUSES = ("faithful", "unconfirmed")
 INPUTS = ("images", "annotations", "path")
+REVISITS = 50  # passes over the records at most (a bound, so a source that yields nothing ends)
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Context:
     path: Path | None
     rng: np.random.Generator
     wording: str = "question"
-    skipped: Counter = field(default_factory=Counter)  # reason -> count, reported in the data card
+    skipped: Counter = field(default_factory=Counter)  # reason -> visits skipped, reported in the data card
     files: dict[str, str] = field(default_factory=dict)  # input file -> sha256, for provenance
 
     def need(self, name: str, what: str) -> Path:
@@ -57,6 +58,8 @@ class Context:
 
     def record_file(self, path: Path) -> None:
         """Hash an annotation file into the provenance (images are summarised, not hashed)."""
+        if str(path) in self.files:  # revisited record
+            return
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -66,6 +69,13 @@ class Context:
     def order(self, n: int) -> np.ndarray:
         """A seeded visiting order of ``n`` source records."""
         return self.rng.permutation(n)
+
+    def visits(self, n: int, passes: int = REVISITS):
+        """Seeded visiting orders of ``n`` records, ``passes`` times over: for sources whose records
+        each give many different items (other points on a depth map, other keypoints of a pair),
+        so that HPatches' 116 sequences or NYU's 795 training frames can make thousands of items."""
+        for _ in range(passes):
+            yield from self.rng.permutation(n)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ prompts as BLINK's `{b.task}`; evaluate on BLINK val, never on these.
 | source dataset | {b.dataset}: {b.layout} |
 | reader follows | {b.cites} |
 | licence | {b.license} |
-| candidates visited | {summary['candidates_seen']} (source records skipped: {skipped}) |
+| candidates visited | {summary['candidates_seen']} (visits of source records skipped: {skipped}) |
 | leak guard | {guard} |
 
 **Faithfulness.** {b.note}.

@@ -53,7 +53,7 @@ def spair(ctx: Context):
     pairs = sorted((root / "PairAnnotation" / "trn").glob("*.json"))
     if not pairs:
         raise PGFSelectError(f"--path {str(root)!r} has no PairAnnotation/trn/*.json (SPair-71k layout)")
-    for idx in ctx.order(len(pairs)):
+    for idx in ctx.visits(len(pairs)):
         where = str(pairs[idx])
         try:
             doc = json.loads(pairs[idx].read_text())
@@ -113,7 +113,7 @@ def hpatches(ctx: Context):
     seqs = sorted(p for p in root.iterdir() if p.is_dir() and (p / "1.ppm").is_file())
     if not seqs:
         raise PGFSelectError(f"--path {str(root)!r} has no <seq>/1.ppm folders (hpatches-sequences-release layout)")
-    for idx in ctx.order(len(seqs)):
+    for idx in ctx.visits(len(seqs)):
         seq = seqs[idx]
         targets = [k for k in range(2, 7) if (seq / f"{k}.ppm").is_file() and (seq / f"H_1_{k}").is_file()]
         if not targets:

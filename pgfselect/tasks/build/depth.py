@@ -71,7 +71,7 @@ def pick_points(depth: np.ndarray, rng, tries: int = 60):
 def depth_pairs(ctx: Context):
     folder, files = folder_images(ctx, "images", "a folder of RGB images")
     depth_dir = ctx.need("path", "a folder of depth maps named like the images (.npy or .png)")
-    for idx in ctx.order(len(files)):
+    for idx in ctx.visits(len(files)):
         f = files[idx]
         rel = f.relative_to(folder)
         dpath = _depth_file(depth_dir, rel)

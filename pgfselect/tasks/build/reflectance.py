@@ -26,7 +26,7 @@ def iiw(ctx: Context):
     photos = sorted(p for p in root.glob("*.json") if p.with_suffix(".png").is_file())
     if not photos:
         raise PGFSelectError(f"--path {str(root)!r} has no <photo_id>.json with a matching <photo_id>.png (IIW layout)")
-    for idx in ctx.order(len(photos)):
+    for idx in ctx.visits(len(photos)):
         jpath = photos[idx]
         try:
             doc = json.loads(jpath.read_text())

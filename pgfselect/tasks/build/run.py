@@ -4,6 +4,7 @@ into place, so a failed or interrupted build leaves nothing half-written."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,7 +18,6 @@ import numpy as np
 from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions
 from ...names import BLINK_TASKS, resolve
-from ..export import png_bytes
 from ..registry import blink_meta
 from ..schema import PROMPT_VERSION, Item, validate_item
 from .base import ABSENT, BUILDERS, Builder, Context
@@ -70,7 +70,11 @@ def _write_item(tmp: Path, stem: str, item: Item) -> str:
     paths = []
     for k, img in enumerate(item.images):
         paths.append(f"images/{stem}_{k + 1}.png")
-        (tmp / paths[-1]).write_bytes(png_bytes(img))
+        # zlib level 1: photos encode ~6x faster than at PNG's default level 6 for ~10-20% more bytes
+        # (the encoder was 85% of a COCO build's time); lossless, so markers keep their exact colours
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1)
+        (tmp / paths[-1]).write_bytes(buf.getvalue())
     return json.dumps(item.record(paths), sort_keys=True)
 
 
@@ -147,7 +151,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
             skips = "; ".join(f"{k}: {v}" for k, v in sorted(ctx.skipped.items())) or "none"
             raise PGFSelectError(f"blink:{b.task} --from {b.fmt}: only {len(lines)} of --n {n} items could be built "
                                  f"from {seen} candidates ({dropped_items} dropped by --exclude-images; skipped "
-                                 f"source records: {skips}); lower --n or give more source data")
+                                 f"visits of source records: {skips}); lower --n or give more source data")
         val_lines = _blink_val_lines(tmp, b.task, blink_val) if blink_val is not None else []
         seconds = time.perf_counter() - started
         name = re.sub(r"[^A-Za-z0-9_.\-]", "-", f"blink-{b.task}-{b.fmt}-s{seed}")
