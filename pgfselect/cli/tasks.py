@@ -52,6 +52,7 @@ def tasks():
       pgfselect tasks show synthetic:CT
       pgfselect tasks preview synthetic:Relative_Depth --n 8 --out rd.png
       pgfselect tasks export synthetic:Counting --split train --n 100 --seed 0 --out data/ct
+      pgfselect tasks build blink:Jigsaw --from images --images photos/ --n 20 --out data/jigsaw
     """
 
 
