@@ -27,13 +27,14 @@ def image_folder(folder: Path, n: int, size=(64, 48), start: int = 0, suffix: st
 
 
 CATEGORIES = [{"id": 1, "name": "cat", "supercategory": "animal"}, {"id": 2, "name": "dog", "supercategory": "animal"},
-              {"id": 3, "name": "person", "supercategory": "person"}, {"id": 4, "name": "bird", "supercategory": "animal"}]
+              {"id": 3, "name": "person", "supercategory": "person"},
+              {"id": 4, "name": "bird", "supercategory": "animal"}]
 
 
 def coco(root: Path, n_images: int = 24) -> tuple[Path, Path]:
     """``annotations/instances_train.json`` + ``train/`` in COCO's instances format: 1-5 small cats,
-    one large dog (a 25% box, mask 80% of it), a bird right of and below it, a crowd person in every third image and, in every
-    fourth, a crowd cat (so cats there are not countable)."""
+    one large dog (a 25% box, mask 80% of it), a bird right of and below it, a crowd person in
+    every third image and, in every fourth, a crowd cat (so cats there are not countable)."""
     images_dir = root / "train"
     files = image_folder(images_dir, n_images)
     images, anns = [], []

@@ -230,3 +230,14 @@ def test_prompt_wording_is_blinks_long_instruction(tmp_path, coco):
                wording="prompt")
     q = read_items(tmp_path / "p")[0]["question"]
     assert q.startswith("A bounding box is an annotated rectangle surrounding an object.") and q.endswith("dog?")
+
+
+def test_cli_default_output_names_what_was_written(tmp_path, coco, capsys):
+    ann, images = coco
+    out = tmp_path / "ct"
+    code, stdout, err = run_cli(["tasks", "build", "blink:CT", "--from", "coco", "--annotations", str(ann),
+                                 "--images", str(images), "--n", "2", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert f"wrote 2 items of blink:Counting (--from coco, seed 0, status unconfirmed) to {out}" in stdout
+    assert "leak guard: not run" in stdout
+    assert "not run (no --exclude-images)" in (out / "DATA_CARD.md").read_text()

@@ -34,7 +34,8 @@ def test_blink_val_split_and_default_leak_guard(tmp_path):
     t = t.append_column("answer", pa.array(["(B)"] * 4))
     pq.write_table(t, parquet)
     out = tmp_path / "built"
-    result = build_task("blink:Counting", "coco", out, 21, 0, images=images, annotations=ann, blink_val=blink)  # all 21 clean images
+    # n = the 21 clean images: every source image is visited, so all 3 copies are found
+    result = build_task("blink:Counting", "coco", out, 21, 0, images=images, annotations=ann, blink_val=blink)
     assert result["leak_guard"]["source_images_dropped"] == 3  # --blink-val is the default --exclude-images
     assert result["val"]["n"] == 4
     task = get_task(f"custom:{out}/task.yaml")

@@ -255,7 +255,8 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
             table.add_row(r["task"], r["from"] or "-", r["status"], r["layout"] or "-", r["note"])
         _console().print(table)
         return
-    missing = [name for name, v in (("TASK", task_id), ("--from", source_format), ("--out", out), ("--n", n)) if v is None]
+    given = (("TASK", task_id), ("--from", source_format), ("--out", out), ("--n", n))
+    missing = [name for name, v in given if v is None]
     if missing:
         raise PGFSelectError(f"missing {', '.join(missing)}: give TASK --from FORMAT --out DIR --n N "
                              "(or --list to see the builders)")
@@ -269,8 +270,8 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
 
         with Progress(transient=True) as bar:
             job = bar.add_task(f"building {task_id}", total=n)
-            result = build_task(task_id, source_format, out, n, seed, progress=lambda done, total: bar.update(job, completed=done),
-                                **kwargs)
+            result = build_task(task_id, source_format, out, n, seed, **kwargs,
+                                progress=lambda done, total: bar.update(job, completed=done))
     if fmt == "json":
         echo_json(result)
     elif not quiet:

@@ -4,6 +4,7 @@ folder such as ArtBench-10) and blink:Visual_Similarity (NIGHTS triplets)."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from ...errors import PGFSelectError
@@ -65,12 +66,14 @@ def art_wikiart(ctx: Context):
     root = ctx.need("path", "the WikiArt image folder")
     table = ctx.need("annotations", "a WikiArt {Style}_train.csv file (rows path,class_index)")
     ctx.record_file(table)
-    names = _class_names(table.with_name(table.name.replace("_train.csv", "_class.txt").replace("_val.csv", "_class.txt")))
+    # Style_train.csv / Style_val.csv -> Style_class.txt beside it
+    names = _class_names(table.with_name(re.sub(r"_(train|val)\.csv$", "_class.txt", table.name)))
     records = []
     with open(table, newline="", encoding="utf-8") as fh:
         for lineno, row in enumerate(csv.reader(fh), 1):
             if len(row) != 2 or not row[1].strip().isdigit():
-                raise PGFSelectError(f"{table}:{lineno}: expected 'path/to/image.jpg,class_index', got {','.join(row)!r}")
+                raise PGFSelectError(f"{table}:{lineno}: expected 'path/to/image.jpg,class_index', "
+                                     f"got {','.join(row)!r}")
             p = root / row[0]
             if not p.is_file():
                 ctx.skipped["image listed but missing"] += 1
