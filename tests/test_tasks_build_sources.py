@@ -242,3 +242,34 @@ def test_malformed_source_file_names_the_file(tmp_path, bad, message):
     with pytest.raises(Exception, match=message):
         build_task("blink:Semantic_Correspondence", "spair", tmp_path / "o", 1, 0, path=root)
     assert not (tmp_path / "o").exists()
+
+
+def test_relative_depth_from_nyu_mat(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(1)
+    rgb = np.stack([np.asarray(bf.smooth_image(i)) for i in range(6)])  # N x H x W x 3
+    depth = 1.0 + rng.uniform(0, 5, (6, 48, 64))
+    mat = tmp_path / "nyu_depth_v2_labeled.mat"
+    with h5py.File(mat, "w") as f:  # h5py sees MATLAB's H x W x 3 x N arrays transposed
+        f["images"] = rgb.transpose(0, 3, 2, 1)
+        f["depths"] = depth.transpose(0, 2, 1)
+    splits = tmp_path / "splits.mat"
+    savemat(splits, {"trainNdxs": np.array([[1], [2], [4], [5]]), "testNdxs": np.array([[3], [6]])})
+    out = tmp_path / "nyu"
+    build_task("blink:Relative_Depth", "nyu", out, 8, 0, path=mat, annotations=splits)
+    items = read_items(out)
+    assert {it["source"]["image_id"] for it in items} <= {0, 1, 3, 4}  # training frames only (0-based)
+    for it in items:
+        s = it["source"]
+        d = depth[s["image_id"]]
+        (xa, ya), (xb, yb) = s["points_depth_px"]["A"], s["points_depth_px"]["B"]
+        assert it["choices"][it["answer"]] == ("A is closer" if d[ya, xa] < d[yb, xb] else "B is closer")
+        img = Image.open(out / it["images"][0])
+        assert img.size == (64, 48) and red_near(img, (xa + 0.5, ya + 0.5))
+        # away from the markers (circle + label) the picture is the frame itself: the transpose was undone
+        yy, xx = np.mgrid[:48, :64]
+        far = (np.hypot(xx - xa, yy - ya) > 24) & (np.hypot(xx - xb, yy - yb) > 24)
+        assert far.sum() > 100
+        assert np.abs(np.asarray(img).astype(int) - rgb[s["image_id"]])[far].max() <= 1

@@ -58,16 +58,39 @@ def pick_points(depth: np.ndarray, rng, tries: int = 60):
     return None
 
 
+def _depth_item(ctx: Context, load, depth: np.ndarray, source: dict, key: str) -> Built | None:
+    """Two marked points on ``load()``'s image and which is closer; None (skip) when ``depth`` has
+    no suitable pair."""
+    picked = pick_points(depth, ctx.rng)
+    if picked is None:
+        ctx.skipped["no two valid points with distinct depth"] += 1
+        return None
+    (pa, pb), _ = shuffled_choices(ctx.rng, picked[0], [picked[1]])  # which point is labelled A
+    answer = 0 if pa[2] < pb[2] else 1  # "A is closer" when A has the smaller depth
+
+    def render(shape=depth.shape):
+        img = limit_size(load())
+        # depth pixel centre -> image pixel (a depth map may be smaller than its image)
+        pts = [((p[0] + 0.5) * img.width / shape[1], (p[1] + 0.5) * img.height / shape[0]) for p in (pa, pb)]
+        return [mark_points(img, pts, ["A", "B"])]
+
+    return Built(render=render, question=question("Relative_Depth", ctx.wording),
+                 choices=list(CHOICES["Relative_Depth"]), answer=answer,
+                 source={**source, "points_depth_px": {"A": list(pa[:2]), "B": list(pb[:2])},
+                         "depth": {"A": pa[2], "B": pb[2]}},
+                 originals=[(key, load)])
+
+
+DEPTH_NOTE = ("BLINK's Relative_Depth source is UNCONFIRMED (DIW is a recollection). Two points are drawn at "
+              "random where depth is measured, at least 10% of the diagonal apart, and the farther one at least "
+              "15% farther (our near-tie rule); depth must be depth, not disparity")
+
+
 @register("Relative_Depth", "depth-pairs", status="unconfirmed", needs=("images", "path"), dataset="depth-pairs",
           layout="--images a folder of RGB images; --path a folder of depth maps with the same relative names "
-                 "(.npy float, or 16-bit .png; larger = farther; 0 = missing), e.g. NYU Depth v2 labelled "
-                 "frames written out as PNG pairs",
+                 "(.npy float, or 16-bit .png; larger = farther; 0 = missing)",
           cites="NYU Depth v2 labelled set (depths in metres; see ../shared/notes/blink-sources.md section 8)",
-          note="BLINK's Relative_Depth source is UNCONFIRMED (DIW is a recollection). Two points are drawn at "
-               "random where depth is measured, at least 10% of the diagonal apart, and the farther one at least "
-               "15% farther (our near-tie rule); depth must be depth, not disparity. The NYU .mat file (HDF5) is "
-               "not read directly: it needs h5py, not a pgfselect dependency",
-          license="that of the depth dataset (NYU Depth v2: UNCONFIRMED)")
+          note=DEPTH_NOTE, license="that of the depth dataset")
 def depth_pairs(ctx: Context):
     folder, files = folder_images(ctx, "images", "a folder of RGB images")
     depth_dir = ctx.need("path", "a folder of depth maps named like the images (.npy or .png)")
@@ -78,24 +101,54 @@ def depth_pairs(ctx: Context):
         if dpath is None:
             ctx.skipped["no depth map"] += 1
             continue
-        depth = read_depth(dpath)
-        picked = pick_points(depth, ctx.rng)
-        if picked is None:
-            ctx.skipped["no two valid points with distinct depth"] += 1
-            continue
-        (pa, pb), _ = shuffled_choices(ctx.rng, picked[0], [picked[1]])  # which point is labelled A
-        answer = 0 if pa[2] < pb[2] else 1  # "A is closer" when A has the smaller depth
+        item = _depth_item(ctx, lambda f=f: open_rgb(f), read_depth(dpath),
+                           {"dataset": "depth-pairs", "file_name": rel.as_posix(),
+                            "depth_file": dpath.relative_to(depth_dir).as_posix()}, rel.as_posix())
+        if item is not None:
+            yield item
 
-        def render(f=f, pa=pa, pb=pb, shape=depth.shape):
-            img = limit_size(open_rgb(f))
-            # depth pixel centre -> image pixel (a depth map may be smaller than its image)
-            pts = [((p[0] + 0.5) * img.width / shape[1], (p[1] + 0.5) * img.height / shape[0]) for p in (pa, pb)]
-            return [mark_points(img, pts, ["A", "B"])]
 
-        yield Built(render=render, question=question("Relative_Depth", ctx.wording),
-                    choices=list(CHOICES["Relative_Depth"]), answer=answer,
-                    source={"dataset": "depth-pairs", "file_name": rel.as_posix(),
-                            "depth_file": dpath.relative_to(depth_dir).as_posix(),
-                            "points_depth_px": {"A": list(pa[:2]), "B": list(pb[:2])},
-                            "depth": {"A": pa[2], "B": pb[2]}},
-                    originals=[(rel.as_posix(), lambda f=f: open_rgb(f))])
+@register("Relative_Depth", "nyu", status="unconfirmed", needs=("path", "annotations"), dataset="nyu-depth-v2",
+          layout="--path nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5); --annotations splits.mat (trainNdxs: "
+                 "only the 795 training frames are used); needs h5py (pip install 'pgfselect[build]')",
+          cites="NYU Depth v2 labelled set; the array layout read here (h5py: images N x 3 x W x H uint8, depths "
+                "N x W x H metres, the transpose of MATLAB's H x W x 3 x N) is UNCONFIRMED, from memory",
+          note=DEPTH_NOTE + "; the .mat layout is UNCONFIRMED (checked: shapes must be N x 3 x W x H and N x W x H)",
+          license="NYU Depth v2: UNCONFIRMED")
+def nyu(ctx: Context):
+    mat = ctx.need("path", "nyu_depth_v2_labeled.mat")
+    splits = ctx.need("annotations", "NYU's splits.mat (with trainNdxs)")
+    try:
+        import h5py
+    except ImportError:
+        raise PGFSelectError("--from nyu reads nyu_depth_v2_labeled.mat with h5py: pip install 'pgfselect[build]' "
+                             "(or write its frames out as image + depth pairs and use --from depth-pairs)") from None
+    from PIL import Image
+    from scipy.io import loadmat
+
+    try:
+        train = sorted(int(i) - 1 for i in np.ravel(loadmat(splits)["trainNdxs"]))  # MATLAB's 1-based indices
+    except (OSError, ValueError, KeyError) as exc:
+        raise PGFSelectError(f"--annotations {str(splits)!r}: not NYU's splits.mat with trainNdxs: {exc}") from None
+    ctx.record_file(splits)
+    try:
+        fh = h5py.File(mat, "r")
+    except OSError as exc:
+        raise PGFSelectError(f"--path {str(mat)!r}: not an HDF5 (MATLAB v7.3) file: {exc}") from None
+    with fh:
+        images, depths = fh.get("images"), fh.get("depths")
+        if images is None or depths is None or images.ndim != 4 or images.shape[1] != 3 \
+                or depths.shape != (images.shape[0], *images.shape[2:]):
+            raise PGFSelectError(f"--path {str(mat)!r}: expected datasets images (N x 3 x W x H) and depths "
+                                 f"(N x W x H); got {images and images.shape} and {depths and depths.shape}")
+        train = [i for i in train if 0 <= i < images.shape[0]]
+        for idx in ctx.visits(len(train)):
+            i = train[idx]
+
+            def load(i=i):
+                return Image.fromarray(np.ascontiguousarray(np.asarray(images[i]).transpose(2, 1, 0)))
+
+            item = _depth_item(ctx, load, np.asarray(depths[i], dtype=np.float64).T,
+                               {"dataset": "nyu-depth-v2", "image_id": i, "file_name": mat.name}, f"nyu/{i}")
+            if item is not None:
+                yield item
