@@ -97,3 +97,13 @@ def test_built_recipes_validate(tmp_path, monkeypatch, capsys):
         target = doc["target"]
         assert res["target_task"] == f"custom:{copies}/../../data/blink-built/{target}/task.yaml"
         assert {n for n, t in res["task_ids"].items() if t.startswith("blink:")} == set(ABSENT)
+
+
+def test_blink_val_without_the_task_fails_before_building(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    bf.image_folder(photos, 3, size=(80, 64))
+    (tmp_path / "BLINK").mkdir()
+    code, _, err = run_cli(["tasks", "build", "blink:Jigsaw", "--from", "images", "--images", str(photos), "--n", "2",
+                            "--blink-val", str(tmp_path / "BLINK"), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Jigsaw" in err
+    assert not (tmp_path / "o").exists()

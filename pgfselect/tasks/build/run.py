@@ -78,13 +78,17 @@ def _write_item(tmp: Path, stem: str, item: Item) -> str:
     return json.dumps(item.record(paths), sort_keys=True)
 
 
-def _blink_val_lines(tmp: Path, task: str, blink_val) -> list[str]:
+def _blink_val(task: str, blink_val) -> list[Item]:
     """BLINK's own val items of ``task`` (from a local copy), so the build folder is a task that
     trains on built items and is evaluated on BLINK val (what measure/train recipes expect)."""
     from ..blink import BlinkTask
 
+    return BlinkTask(task, local_path=blink_val).items("val")
+
+
+def _val_lines(tmp: Path, items: list[Item]) -> list[str]:
     lines = []
-    for item in BlinkTask(task, local_path=blink_val).items("val"):
+    for item in items:
         idx = str(item.meta["idx"])
         item.id = idx
         item.meta["source"] = {"dataset": "BLINK-Benchmark/BLINK", "idx": idx, "split": "val"}
@@ -100,7 +104,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
     ``blink_val``: a local BLINK copy; its val items of the task become the folder's ``val``
     split, and it is the default ``exclude_images`` (every image under it, test included).
 
-    Returns a summary dict (also written to ``build.json``). Deterministic for the same inputs,
+    Returns a summary dict (also written to ``provenance.json``). Deterministic for the same inputs,
     ``n``, ``seed`` and exclusion set: byte-identical files with the same Pillow and numpy.
     """
     b = get_builder(task, fmt)
@@ -120,6 +124,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
                   rng=np.random.default_rng(seed), wording=wording)
     for k in b.needs:
         ctx.need(k, b.layout)
+    val_items = _blink_val(b.task, blink_val) if blink_val is not None else []  # read first: fail fast
     if blink_val is not None and exclude_images is None:
         exclude_images = blink_val  # a build evaluated on BLINK val must not train on BLINK's images
     guard = LeakGuard(load_exclusions(exclude_images) if exclude_images is not None else None)
@@ -152,7 +157,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
             raise PGFSelectError(f"blink:{b.task} --from {b.fmt}: only {len(lines)} of --n {n} items could be built "
                                  f"from {seen} candidates ({dropped_items} dropped by --exclude-images; skipped "
                                  f"visits of source records: {skips}); lower --n or give more source data")
-        val_lines = _blink_val_lines(tmp, b.task, blink_val) if blink_val is not None else []
+        val_lines = _val_lines(tmp, val_items)
         seconds = time.perf_counter() - started
         name = re.sub(r"[^A-Za-z0-9_.\-]", "-", f"blink-{b.task}-{b.fmt}-s{seed}")
         manifest = {"name": name, "description": f"blink:{b.task}-style training items built from {b.dataset} "
