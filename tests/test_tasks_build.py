@@ -143,6 +143,7 @@ def test_same_seed_same_bytes_other_seed_other_items(tmp_path, coco):
     assert (tmp_path / "a/images/000003_1.png").read_bytes() == (tmp_path / "b/images/000003_1.png").read_bytes()
     prov = json.loads((tmp_path / "a" / "provenance.json").read_text())
     assert prov["builder_version"] == "1" and prov["dataset"] == "coco"
+    assert prov["inputs"]["dataset_version"] == "test"  # COCO's info.version
     assert list(prov["inputs"]["sha256"].values())[0] == __import__("hashlib").sha256(ann.read_bytes()).hexdigest()
     assert "status **unconfirmed**" in (tmp_path / "a" / "DATA_CARD.md").read_text()
 

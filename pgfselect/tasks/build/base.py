@@ -46,6 +46,7 @@ class Context:
     wording: str = "question"
     skipped: Counter = field(default_factory=Counter)  # reason -> visits skipped, reported in the data card
     files: dict[str, str] = field(default_factory=dict)  # input file -> sha256, for provenance
+    dataset_version: str | None = None  # as the dataset's own files state it (COCO info.version), if they do
 
     def need(self, name: str, what: str) -> Path:
         """The input ``--NAME`` (checked to exist); ``what`` says what it must hold."""

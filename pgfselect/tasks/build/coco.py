@@ -63,6 +63,8 @@ def load_coco(ctx: Context) -> tuple[list[CocoImage], dict[int, str], Path]:
         raise PGFSelectError(f"--annotations {str(ann_path)!r}: not COCO/LVIS instances format (images, "
                              f"annotations, categories): bad or missing field {exc}") from None
     ctx.record_file(ann_path)
+    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    ctx.dataset_version = str(info["version"]) if info.get("version") is not None else None
     return [images[k] for k in sorted(images)], cats, folder
 
 

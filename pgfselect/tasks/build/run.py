@@ -62,6 +62,7 @@ def _inputs_summary(ctx: Context) -> dict:
         if p is not None:
             out[name] = {"path": str(p.resolve()), "kind": "folder" if p.is_dir() else "file"}
     out["sha256"] = dict(sorted(ctx.files.items()))
+    out["dataset_version"] = ctx.dataset_version  # None: the files state none; their sha256s identify them
     return out
 
 
