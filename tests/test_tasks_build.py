@@ -242,3 +242,12 @@ def test_cli_default_output_names_what_was_written(tmp_path, coco, capsys):
     assert f"wrote 2 items of blink:Counting (--from coco, seed 0, status unconfirmed) to {out}" in stdout
     assert "leak guard: not run" in stdout
     assert "not run (no --exclude-images)" in (out / "DATA_CARD.md").read_text()
+
+
+def test_plural_of_category_names():
+    from pgfselect.tasks.build.prompts import plural
+
+    cases = {"person": "people", "bus": "buses", "traffic light": "traffic lights", "wine glass": "wine glasses",
+             "toothbrush": "toothbrushes", "sheep": "sheep", "butterfly": "butterflies", "toy": "toys",
+             "bow (weapon)": "bows (weapon)", "knife": "knives"}
+    assert {k: plural(k) for k in cases} == cases

@@ -102,7 +102,11 @@ _IRREGULAR = {"person": "people", "mouse": "mice", "knife": "knives", "sheep": "
 
 
 def plural(noun: str) -> str:
-    """English plural of a category name ("bus" -> "buses"), for the counting question."""
+    """English plural of a category name ("bus" -> "buses", LVIS "bow (weapon)" -> "bows (weapon)"),
+    for the counting question."""
+    noun, paren, note = noun.partition(" (")
+    if paren:
+        return f"{plural(noun)} ({note}"
     head, _, last = noun.rpartition(" ")
     low = last.lower()
     if low in _IRREGULAR:
