@@ -194,9 +194,10 @@ def test_art_style_from_wikiart_csv(tmp_path):
         assert s["class"] == s["file_name"].split("/")[0] == s["candidates"][it["answer"]].split("/")[0]
 
 
-def test_visual_similarity_from_nights(tmp_path):
+@pytest.mark.parametrize("p_column", ["right_vote", "left_vote", "p"])
+def test_visual_similarity_from_nights(tmp_path, p_column):
     root = tmp_path / "nights"
-    rows = [["id", "prompt", "p", "votes_dummy", "ref_path", "left_path", "right_path", "votes", "split"]]
+    rows = [["id", "prompt", p_column, "other", "ref_path", "left_path", "right_path", "votes", "split"]]
     for i in range(6):
         ref, left, right = (f"ref/000/{i:03d}.png", f"distort/000/{i:03d}_0.png", f"distort/000/{i:03d}_1.png")
         for j, rel in enumerate((ref, left, right)):
@@ -207,13 +208,18 @@ def test_visual_similarity_from_nights(tmp_path):
     with open(root / "data.csv", "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
     out = tmp_path / "vs"
+    if p_column == "p":  # a name whose direction is unknown: refused, not guessed
+        with pytest.raises(Exception, match="column 2 .* is named 'p'"):
+            build_task("blink:Visual_Similarity", "nights", out, 4, 0, path=root)
+        return
     build_task("blink:Visual_Similarity", "nights", out, 4, 0, path=root)
     items = read_items(out)
     assert sorted(int(it["source"]["image_id"]) for it in items) == [0, 1, 3, 4]  # 2: test split; 5: votes < 6
     for it in items:
         s = it["source"]
         chosen = s["candidates"][it["answer"]]
-        assert chosen.endswith("_1.png" if s["p"] == 1 else "_0.png")
+        right_preferred = (s["p"] == 1) == (p_column == "right_vote")
+        assert chosen.endswith("_1.png" if right_preferred else "_0.png")
 
 
 def test_forensic_real_photo_is_the_answer(tmp_path):

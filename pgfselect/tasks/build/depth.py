@@ -141,6 +141,10 @@ def nyu(ctx: Context):
                 or depths.shape != (images.shape[0], *images.shape[2:]):
             raise PGFSelectError(f"--path {str(mat)!r}: expected datasets images (N x 3 x W x H) and depths "
                                  f"(N x W x H); got {images and images.shape} and {depths and depths.shape}")
+        if images.shape[2] <= images.shape[3]:  # NYU frames are 640 wide, 480 tall: W x H must be landscape
+            raise PGFSelectError(f"--path {str(mat)!r}: images are {images.shape[2]} x {images.shape[3]} after "
+                                 "undoing MATLAB's transpose, not landscape as NYU's 640 x 480 frames; the file's "
+                                 "layout is not the one this reader knows")
         train = [i for i in train if 0 <= i < images.shape[0]]
         for idx in ctx.visits(len(train)):
             i = train[idx]

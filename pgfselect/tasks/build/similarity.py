@@ -93,13 +93,18 @@ def _class_names(path: Path) -> dict[int, str]:
     return out
 
 
+# data.csv's column 2 header -> True when p is the share of annotators preferring the right image
+P_MEANS = {"right_vote": True, "left_vote": False}
+
+
 @register("Visual_Similarity", "nights", needs=("path",), dataset="nights", status="unconfirmed",
           layout="--path the nights/ folder (data.csv, ref/, distort/) from dreamsim's dataset/download_dataset.sh",
           cites="ssundaram21/dreamsim dataset/README.md and dataset/dataset.py",
           note="BLINK's Visual_Similarity shares NIGHTS' source [C3, via LIVR]. Rows are read as dreamsim's loader "
                "does (votes >= 6, split == train; columns by index: 2 = p, 4 = ref, 5 = left, 6 = right). "
-               "The direction of p is UNCONFIRMED: p = 1 is read as 'the right image is more similar' (the "
-               "2AFC convention of dreamsim's training code, as recalled); check a few built items by eye",
+               "The direction of p is UNCONFIRMED, so it is taken from column 2's own header name: "
+               "'right_vote' (share preferring the right image) or 'left_vote'; any other name is refused "
+               "rather than guessed. Check a few built items by eye",
           license="NIGHTS: UNCONFIRMED (Stable Diffusion 2.1 generations)")
 def nights(ctx: Context):
     root = ctx.need("path", "the nights/ folder holding data.csv")
@@ -114,12 +119,17 @@ def nights(ctx: Context):
         raise PGFSelectError(f"{table}: expected NIGHTS columns (id, ..., p, ..., ref, left, right, votes, split), "
                              f"got {', '.join(header)}")
     iv, isplit = header.index("votes"), header.index("split")
+    if header[2] not in P_MEANS:
+        raise PGFSelectError(f"{table}: column 2 (dreamsim's p) is named {header[2]!r}; pgfselect reads its direction "
+                             f"from the name and knows {', '.join(P_MEANS)}: the meaning of {header[2]!r} is "
+                             "unconfirmed, so no items are built (see data_cards/built-tasks.md)")
+    p_is_right = P_MEANS[header[2]]
     keep = [r for r in rows if r[isplit] == "train" and float(r[iv]) >= 6]
     ctx.skipped["not train or votes < 6"] += len(rows) - len(keep)
     for idx in ctx.order(len(keep)):
         r = keep[idx]
         ref, left, right, p = root / r[4], root / r[5], root / r[6], float(r[2])
-        more_similar = right if p >= 0.5 else left
+        more_similar = right if (p >= 0.5) == p_is_right else left
         (c1, c2), answer = shuffled_choices(ctx.rng, more_similar, [left if more_similar == right else right])
         paths = [ref, c1, c2]
         yield Built(render=lambda paths=paths: [limit_size(open_rgb(q)) for q in paths],
