@@ -251,3 +251,14 @@ def test_plural_of_category_names():
              "toothbrush": "toothbrushes", "sheep": "sheep", "butterfly": "butterflies", "toy": "toys",
              "bow (weapon)": "bows (weapon)", "knife": "knives"}
     assert {k: plural(k) for k in cases} == cases
+
+
+def test_progress_reports_hashing_then_building(tmp_path, coco):
+    ann, images = coco
+    blink = tmp_path / "blink"
+    bf.image_folder(blink, 3, start=500)
+    calls = []
+    build_task("blink:Counting", "coco", tmp_path / "o", 4, 0, images=images, annotations=ann, exclude_images=blink,
+               progress=lambda done, total, what: calls.append((done, total, what)))
+    assert calls == [(1, 3, "hashing BLINK images"), (2, 3, "hashing BLINK images"), (3, 3, "hashing BLINK images")] + \
+        [(k, 4, "building blink:Counting") for k in range(1, 5)]

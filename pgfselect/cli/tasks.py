@@ -271,7 +271,8 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
         with Progress(transient=True) as bar:
             job = bar.add_task(f"building {task_id}", total=n)
             result = build_task(task_id, source_format, out, n, seed, **kwargs,
-                                progress=lambda done, total: bar.update(job, completed=done))
+                                progress=lambda done, total, what: bar.update(job, completed=done, total=total,
+                                                                              description=what))
     if fmt == "json":
         echo_json(result)
     elif not quiet:

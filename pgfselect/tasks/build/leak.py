@@ -60,7 +60,7 @@ def _parquet_hashes(path: Path) -> list[int]:
     return out
 
 
-def load_exclusions(path: str | Path) -> np.ndarray:
+def load_exclusions(path: str | Path, progress=None) -> np.ndarray:
     """pHashes of every image under ``path``: a folder of image files and/or BLINK parquet files,
     or one parquet file. An empty result is an error: a guard that compares against nothing would
     silently let leaks through."""
@@ -70,12 +70,14 @@ def load_exclusions(path: str | Path) -> np.ndarray:
                              "or BLINK parquet files")
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     hashes: list[int] = []
-    for f in files:
+    for k, f in enumerate(files, 1):
         suffix = f.suffix.lower()
         if suffix == ".parquet":
             hashes += _parquet_hashes(f)
         elif suffix in IMAGE_SUFFIXES:
             hashes.append(_hash_bytes(f.read_bytes(), str(f)))
+        if progress:
+            progress(k, len(files))
     if not hashes:
         raise PGFSelectError(f"--exclude-images {str(path)!r} holds no images or parquet files "
                              f"(allowed: {', '.join(IMAGE_SUFFIXES)}, .parquet)")

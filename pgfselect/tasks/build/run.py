@@ -104,6 +104,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
 
     ``blink_val``: a local BLINK copy; its val items of the task become the folder's ``val``
     split, and it is the default ``exclude_images`` (every image under it, test included).
+    ``progress(done, total, what)`` is called as the exclusions are hashed and as items are built.
 
     Returns a summary dict (also written to ``provenance.json``). Deterministic for the same inputs,
     ``n``, ``seed`` and exclusion set: byte-identical files with the same Pillow and numpy.
@@ -128,7 +129,8 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
     val_items = _blink_val(b.task, blink_val) if blink_val is not None else []  # read first: fail fast
     if blink_val is not None and exclude_images is None:
         exclude_images = blink_val  # a build evaluated on BLINK val must not train on BLINK's images
-    guard = LeakGuard(load_exclusions(exclude_images) if exclude_images is not None else None)
+    hashing = (lambda done, total: progress(done, total, "hashing BLINK images")) if progress else None
+    guard = LeakGuard(load_exclusions(exclude_images, hashing) if exclude_images is not None else None)
     check_writable(out.parent, "build output")
     meta = blink_meta(b.task)
     started = time.perf_counter()
@@ -150,7 +152,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
             item.meta["source"] = cand.source
             lines.append(_write_item(tmp, f"{i:06d}", item))
             if progress:
-                progress(len(lines), n)
+                progress(len(lines), n, f"building blink:{b.task}")
             if len(lines) == n:
                 break
         if len(lines) < n:
