@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt "torch==2.13.0" -e ".[train,qlora,ray,test]"
+	$(BIN)/pip install -q -c constraints.txt "torch==2.13.0" -e ".[train,qlora,ray,test,build]"
 	touch $(STAMP)
 
 demo: setup

@@ -59,6 +59,7 @@ def tasks():
       pgfselect tasks show synthetic:CT
       pgfselect tasks preview synthetic:Relative_Depth --n 8 --out rd.png
       pgfselect tasks export synthetic:Counting --split train --n 100 --seed 0 --out data/ct
+      pgfselect tasks build blink:Jigsaw --from images --images photos/ --n 20 --out data/jigsaw
     """
 
 
@@ -211,3 +212,82 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
         echo_json(result)
     elif not quiet:
         click.echo(f"wrote {plural(result['n'], 'item')} of {task.id} ({split}, seed {seed}) to {out}")
+
+
+@tasks.command("build")
+@click.argument("task_id", metavar="[TASK]", required=False)
+@click.option("--from", "source_format", help="Source format of the dataset (see --list), e.g. coco, images, hpatches.")
+@click.option("--images", type=click.Path(), help="Image folder of the source dataset.")
+@click.option("--annotations", type=click.Path(), help="Annotation file (e.g. COCO instances_train2017.json).")
+@click.option("--path", "path", type=click.Path(), help="Dataset root folder (e.g. hpatches-sequences-release/).")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (a custom task: OUT/task.yaml).")
+@click.option("--n", "n", type=int, help="Number of items to build.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--exclude-images", type=click.Path(),
+              help="BLINK val/test images (a folder of images and/or parquet files): source images whose "
+                   "perceptual hash matches one are dropped.")
+@click.option("--blink-val", type=click.Path(),
+              help="A local BLINK copy: its val items of TASK become the build's val split (train on built "
+                   "items, evaluate on BLINK val); also the default --exclude-images.")
+@click.option("--wording", default="question", show_default=True, type=click.Choice(["question", "prompt"]),
+              help="BLINK's short question (as blink:TASK items carry) or its long prompt instruction.")
+@click.option("--list", "list_", is_flag=True, help="List every task's builders and source formats, then exit.")
+@format_option
+@quiet_option
+def build(task_id, source_format, images, annotations, path, out, n, seed, exclude_images, blink_val, wording, list_,
+          fmt, quiet):
+    """Build a BLINK-style training set from a public source dataset in its official layout.
+
+    Writes OUT/task.yaml + train.jsonl + images/ + provenance.json + DATA_CARD.md: a custom task
+    (custom:OUT/task.yaml) with BLINK's wording, choices and visual prompts; each item records its
+    source. Deterministic per seed. See data_cards/built-tasks.md.
+
+    \b
+    Example:
+      pgfselect tasks build --list
+      pgfselect tasks build blink:Counting --from coco --annotations coco/annotations/instances_train2017.json \\
+          --images coco/train2017 --exclude-images BLINK/ --n 800 --seed 0 --out data/counting-train
+      pgfselect tasks build blink:Jigsaw --from images --images coco/train2017 --n 600 --out data/jigsaw-train
+    """
+    from ..tasks.build import build_task, builder_rows
+
+    if list_:
+        rows = builder_rows()
+        if fmt == "json":
+            echo_json(rows)
+            return
+        from rich.table import Table
+
+        table = Table(title="Builders (tasks build TASK --from FORMAT)", title_justify="left")
+        for col in ("task", "from", "status", "reads", "note"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r["task"], r["from"] or "-", r["status"], r["layout"] or "-", r["note"])
+        _console().print(table)
+        return
+    given = (("TASK", task_id), ("--from", source_format), ("--out", out), ("--n", n))
+    missing = [name for name, v in given if v is None]
+    if missing:
+        raise PGFSelectError(f"missing {', '.join(missing)}: give TASK --from FORMAT --out DIR --n N "
+                             "(or --list to see the builders)")
+    _check_n(n)
+    kwargs = dict(images=images, annotations=annotations, path=path, exclude_images=exclude_images, wording=wording,
+                  blink_val=blink_val)
+    if quiet or fmt == "json":
+        result = build_task(task_id, source_format, out, n, seed, **kwargs)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            job = bar.add_task(f"building {task_id}", total=n)
+            result = build_task(task_id, source_format, out, n, seed, **kwargs,
+                                progress=lambda done, total, what: bar.update(job, completed=done, total=total,
+                                                                              description=what))
+    if fmt == "json":
+        echo_json(result)
+    elif not quiet:
+        leak = result["leak_guard"]
+        click.echo(f"wrote {n} items of {result['task']} (--from {result['from']}, seed {seed}, status "
+                   f"{result['status']}) to {out} in {result['seconds']:.1f} s; leak guard: "
+                   + ("not run" if leak["exclude_images"] is None else
+                      f"{leak['source_images_dropped']} source image(s) dropped"))

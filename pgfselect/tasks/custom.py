@@ -169,10 +169,14 @@ class CustomTask(Task):
             raise PGFSelectError(f"{where}: invalid JSON: {exc.msg}") from None
         if not isinstance(rec, dict):
             raise PGFSelectError(f"{where}: each line must be a JSON object")
-        unknown = set(rec) - {"id", "images", "image", "question", "choices", "answer", "answer_letter", "meta"}
+        unknown = set(rec) - {"id", "images", "image", "question", "choices", "answer", "answer_letter", "meta",
+                              "source"}
         if unknown:
             raise PGFSelectError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; "
-                                 "allowed: id, images (or image), question, choices, answer")
+                                 "allowed: id, images (or image), question, choices, answer, source")
+        if "source" in rec and not isinstance(rec["source"], dict):
+            raise PGFSelectError(f"{where}: source must be a JSON object (e.g. {{\"dataset\": \"coco\", "
+                                 "\"image_id\": 9}})")
         for key in ("question", "choices", "answer"):
             if key not in rec:
                 raise PGFSelectError(f"{where}: missing field {key!r}")
@@ -182,7 +186,8 @@ class CustomTask(Task):
             raise PGFSelectError(f"{where}: 'images' must list 1-{MAX_IMAGES} image paths")
         images = [open_image(_inside(self.base, p, where, "image"), where) for p in paths]
         item = Item(id=str(rec.get("id", f"{split}/{lineno}")), images=images, question=rec["question"],
-                    choices=rec["choices"], answer=-1, meta={"where": where})
+                    choices=rec["choices"], answer=-1,
+                    meta={"where": where, **({"source": rec["source"]} if "source" in rec else {})})
         if not isinstance(item.choices, list):
             raise PGFSelectError(f"{where}: choices must be a list of strings")
         item.answer = parse_answer(rec["answer"], len(item.choices), where)

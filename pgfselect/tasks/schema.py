@@ -44,6 +44,8 @@ class Item:
                "answer": self.answer, "answer_letter": answer_text(self)}
         if image_paths is not None:
             out["images"] = list(image_paths)
+        if "source" in self.meta:  # where a built item came from (tasks build): kept through export
+            out["source"] = self.meta["source"]
         return out
 
 
