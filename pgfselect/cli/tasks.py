@@ -287,7 +287,7 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
         echo_json(result)
     elif not quiet:
         leak = result["leak_guard"]
-        click.echo(f"wrote {n} items of {result['task']} (--from {result['from']}, seed {seed}, status "
+        click.echo(f"wrote {plural(n, 'item')} of {result['task']} (--from {result['from']}, seed {seed}, status "
                    f"{result['status']}) to {out} in {result['seconds']:.1f} s; leak guard: "
                    + ("not run" if leak["exclude_images"] is None else
                       f"{leak['source_images_dropped']} source image(s) dropped"))
