@@ -88,10 +88,23 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
                   f"of {summary.total} in {summary.seconds:.1f} s")
         if summary.matrix:
             con.print(f"matrix: {summary.matrix}")
+    _warn_degenerate(summary.degenerate)
     for f in summary.failed:
         click.echo(f"error: cell {f['cell']} failed: {f['error']}", err=True)
     if summary.failed:
         sys.exit(1)
+
+
+def _warn_degenerate(found: list[dict]) -> None:
+    """Failed finetunes (no prediction changed, own task not learned) on stderr, even with --quiet:
+    a row of PGF 0 from them reads like 'no transfer' in matrix.csv. With --format json they are
+    the summary's ``degenerate`` list too."""
+    rows = [d for d in found if d["kind"] == "row_identical_to_base"]
+    for d in found:
+        click.echo(f"warning: {d['warning']}", err=True)
+    if rows:
+        click.echo(f"warning: {len(rows)} finetune(s) changed no prediction at all; their rows in the matrix are "
+                   "not measurements of transfer", err=True)
 
 
 def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, force, cache_dir, fmt, quiet):

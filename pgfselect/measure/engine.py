@@ -37,6 +37,7 @@ class MeasureSummary:
     failed: list = field(default_factory=list)  # [{"cell": str, "error": str}]
     seconds: float = 0.0
     matrix: str | None = None
+    degenerate: list = field(default_factory=list)  # measure.degenerate.degenerate_cells: failed finetunes
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -146,6 +147,9 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
                     progress.log(f"[red]cell {cell} failed[/]: {record['error']}")
                 progress.advance(f"last: {cell}")
     summary.matrix = str(write_outputs(cfg, cache, out_dir))
+    from .degenerate import degenerate_from_cache
+
+    summary.degenerate = degenerate_from_cache(cfg, cache)
     summary.seconds = round(time.perf_counter() - start, 2)
     atomic_write(out_dir / "run.json", json.dumps({
         **summary.as_dict(), "cells": [c.key for c in cells], "cache_dir": str(cache_dir),
