@@ -85,7 +85,8 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
     elif not quiet:
         con = console()
         con.print(f"{summary.computed} cells computed, {summary.reused} reused, {len(summary.failed)} failed "
-                  f"of {summary.total} in {summary.seconds:.1f} s")
+                  f"of {summary.total} in {summary.seconds:.1f} s"
+                  + (f"; {len(summary.degenerate)} degenerate-cell warning(s) below" if summary.degenerate else ""))
         if summary.matrix:
             con.print(f"matrix: {summary.matrix}")
     _warn_degenerate(summary.degenerate)
@@ -104,7 +105,8 @@ def _warn_degenerate(found: list[dict]) -> None:
         click.echo(f"warning: {d['warning']}", err=True)
     if rows:
         click.echo(f"warning: {len(rows)} finetune(s) changed no prediction at all; their rows in the matrix are "
-                   "not measurements of transfer", err=True)
+                   "not measurements of transfer. Train longer or at a higher learning rate "
+                   "(docs/notes/tiny-learnability.md: settings the tiny model learns with)", err=True)
 
 
 def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, force, cache_dir, fmt, quiet):

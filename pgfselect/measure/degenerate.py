@@ -41,8 +41,7 @@ def degenerate_cells(base: Mapping, cells: Iterable[tuple[str, int, Mapping]]) -
             out.append({"source": source, "seed": seed, "kind": "row_identical_to_base", "targets": same,
                         "warning": f"{where}: the finetuned model gives the base's answer to every item of every "
                                    "task (it changed no prediction): its row of PGF 0 is a failed finetune, not "
-                                   "'no transfer'. Train longer or at a higher learning rate, or see "
-                                   "docs/notes/tiny-learnability.md for settings the tiny model learns with"})
+                                   "'no transfer'"})
             continue
         if same:
             out.append({"source": source, "seed": seed, "kind": "unchanged_targets", "targets": same,
