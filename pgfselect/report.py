@@ -115,7 +115,8 @@ def heatmap_png(a: TransferAnalysis) -> bytes:
     ax.set_ylabel("source (finetuned on)")
     extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
         (bool(mean.min() < -vlim), bool(mean.max() > vlim))]
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend=extend, label="seed-mean PGF")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend=extend,
+                 label="seed-mean PGF: share of the base's headroom closed\n(acc_ft − acc_base) / (1 − acc_base)")
     crosses = "hatched: the {:.0%} CI over {} seeds includes 0".format(a.ci_level, len(a.seeds_)) \
         if len(a.seeds_) > 1 else "one seed: no CI"
     ax.set_title(f"{label_of(a)}\n{crosses}; boxed: diagonal (self-finetuning)", fontsize=9)
@@ -155,6 +156,9 @@ def bars_png(analyses: Sequence[TransferAnalysis]) -> bytes:
     fig.suptitle(f"Transferability (as source) and malleability (as target); whiskers: {ci:.0%} CI "
                  "over seeds (jackknife)", fontsize=10)
     fig.tight_layout()
+    fig.text(0.01, -0.01, "Δ+ / Δ−: how much finetuning on the task helps / hurts the other tasks (a weighted mean "
+             "of its positive / negative PGFs as source); Θ+ / Θ−: how much the task gains / loses from "
+             "finetuning on the others (as target).", fontsize=8, ha="left", va="top", wrap=True)
     return _png(fig)
 
 
