@@ -116,7 +116,7 @@ def heatmap_png(a: TransferAnalysis) -> bytes:
     extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
         (bool(mean.min() < -vlim), bool(mean.max() > vlim))]
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend=extend,
-                 label="seed-mean PGF: share of the base's headroom closed\n(acc_ft − acc_base) / (1 − acc_base)")
+                 label="seed-mean PGF (share of the base's headroom closed):\n(acc_ft − acc_base) / (1 − acc_base)")
     crosses = "hatched: the {:.0%} CI over {} seeds includes 0".format(a.ci_level, len(a.seeds_)) \
         if len(a.seeds_) > 1 else "one seed: no CI"
     ax.set_title(f"{label_of(a)}\n{crosses}; boxed: diagonal (self-finetuning)", fontsize=9)
