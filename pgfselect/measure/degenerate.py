@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
+from .cache import Cell
+
 
 def _preds(record: Mapping, task: str) -> dict:
     return {p["id"]: p["pred"] for p in record["results"][task].get("predictions", ())}
@@ -59,8 +61,6 @@ def degenerate_cells(base: Mapping, cells: Iterable[tuple[str, int, Mapping]]) -
 
 def degenerate_from_cache(cfg, cache) -> list[dict]:
     """:func:`degenerate_cells` of every finished cell in a measure folder's cache."""
-    from .cache import Cell
-
     base = cache.get(Cell(None, None))
     if base is None:
         return []

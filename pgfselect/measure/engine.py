@@ -22,6 +22,7 @@ from ..progress import Progress
 from ..fileio import atomic_write, check_writable, package_versions
 from .cache import Cell, CellCache
 from .config import MeasureConfig
+from .degenerate import degenerate_from_cache
 from .runner import HEAVY_PACKAGES
 
 PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct")
@@ -147,8 +148,6 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
                     progress.log(f"[red]cell {cell} failed[/]: {record['error']}")
                 progress.advance(f"last: {cell}")
     summary.matrix = str(write_outputs(cfg, cache, out_dir))
-    from .degenerate import degenerate_from_cache
-
     summary.degenerate = degenerate_from_cache(cfg, cache)
     summary.seconds = round(time.perf_counter() - start, 2)
     atomic_write(out_dir / "run.json", json.dumps({
