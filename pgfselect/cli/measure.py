@@ -120,6 +120,7 @@ def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, for
     doc = measure_adaptive(cfg, out_dir, target, max_finetunes, priors=[load(p) for p in priors], budget=budget,
                            executor=executor, force=force, cache_dir=cache_dir,
                            show_progress=not quiet and fmt != "json", log=say)
+    _warn_degenerate(doc["steps"][-1].get("degenerate", []))
     if fmt == "json":
         echo_json(doc)
         return
