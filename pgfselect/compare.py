@@ -370,42 +370,82 @@ def _check(against: str, predicted_diff: float, sd: float | None, n: int) -> dic
 
 
 # ------------------------------------------------------------------ plot
-def plot(rows: list[dict], path: str | Path, title: str | None = None) -> Path:
-    """Mean accuracy per strategy with its CI, the seeds as dots, zero-shot as a line and the
-    predicted accuracy of planned mixtures as open diamonds; written atomically as PNG."""
-    import io
+def y_range(rows: list[dict]) -> tuple[float, float]:
+    """The accuracy range the plot shows: every mean, interval, seed and prediction with a margin,
+    at least 10 points wide, inside [0, 1]. Differences of a few points stay visible (an axis from
+    0 flattens 68-81 % into the same bar height)."""
+    values = []
+    for r in rows:
+        values += [r["mean"], *r["accuracies"].values()]
+        values += [v for v in (r["ci_low"], r["ci_high"], r.get("predicted_accuracy")) if v is not None]
+    lo, hi = min(values), max(values)
+    pad = max(0.15 * (hi - lo), 0.02)
+    lo, hi = lo - pad, hi + pad
+    if hi - lo < 0.10:
+        mid = (lo + hi) / 2
+        lo, hi = mid - 0.05, mid + 0.05
+    if lo < 0:
+        lo, hi = 0.0, min(1.0, hi - lo)
+    if hi > 1:
+        lo, hi = max(0.0, lo - (hi - 1)), 1.0
+    return lo, hi
 
+
+def plot_figure(rows: list[dict], title: str | None = None):
+    """The comparison as a matplotlib figure: per strategy the mean over seeds (a dot, its value
+    printed) with its CI, the seeds as small dots beside it, zero-shot as a dashed line and the
+    plan's predicted accuracy as an open diamond. The y-axis is zoomed to the data (no bars: a
+    bar on a cut axis would misstate ratios) and the legend sits outside the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
-    from .fileio import atomic_write
-
-    fig, ax = plt.subplots(figsize=(1.3 * len(rows) + 2.5, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(1.1 * len(rows) + 4.2, 4.2), dpi=120)
     x = np.arange(len(rows))
     means = np.array([r["mean"] for r in rows])
     err = np.array([[r["mean"] - r["ci_low"], r["ci_high"] - r["mean"]] if r["ci_low"] is not None else [0, 0]
                     for r in rows]).T
-    ax.bar(x, means, color="#9ecae1", edgecolor="#3182bd", width=0.6, label="mean over seeds")
-    ax.errorbar(x, means, yerr=err, fmt="none", ecolor="#08306b", capsize=5, label=f"{rows[0]['level']:.0%} CI")
+    zs = [r for r in rows if r["strategy"].endswith("zero_shot")]
+    if zs:
+        ax.axhline(zs[0]["mean"], color="grey", linestyle="--", linewidth=1, label="zero-shot", zorder=1)
+    ax.errorbar(x, means, yerr=err, fmt="o", color="#3182bd", ecolor="#08306b", markersize=8, capsize=6,
+                elinewidth=1.5, zorder=3, label=f"mean over seeds, {rows[0]['level']:.0%} CI")
+    seeds_labelled = False
     for i, r in enumerate(rows):
         vals = list(r["accuracies"].values())
-        ax.scatter(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color="black", s=12, zorder=3)
+        ax.scatter(np.full(len(vals), i + 0.22), vals, color="black", s=12, zorder=3,
+                   label=None if seeds_labelled else "one seed")
+        seeds_labelled = True
+        ax.annotate(f"{r['mean']:.1%}", (i, r["mean"]), xytext=(-10, 0), textcoords="offset points",
+                    ha="right", va="center", fontsize=8, color="#08306b")
         if r.get("predicted_accuracy") is not None:
             ax.scatter([i], [r["predicted_accuracy"]], marker="D", facecolors="none", edgecolors="#e6550d", s=50,
                        zorder=4, label="predicted (plan)" if "predicted (plan)" not in
                        ax.get_legend_handles_labels()[1] else None)
-    zs = [r for r in rows if r["strategy"].endswith("zero_shot")]
-    if zs:
-        ax.axhline(zs[0]["mean"], color="grey", linestyle="--", linewidth=1, label="zero-shot")
     ax.set_xticks(x, [r["strategy"] for r in rows], rotation=20)
-    ax.set_ylabel(f"accuracy on {rows[0]['target']}")
-    ax.set_ylim(0, 1)
-    ax.set_title(title or f"{rows[0]['target']}: accuracy by strategy")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlim(-0.7, len(rows) - 0.3)
+    ax.set_ylim(*y_range(rows))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_ylabel("accuracy (axis zoomed to the data)")
+    ax.set_title(title or f"{rows[0]['target']}: accuracy by strategy ({rows[0]['n_eval']} evaluation items)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
+    return fig
+
+
+def plot(rows: list[dict], path: str | Path, title: str | None = None) -> Path:
+    """:func:`plot_figure`, written atomically as PNG."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from .fileio import atomic_write
+
+    fig = plot_figure(rows, title)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     return atomic_write(path, buf.getvalue())

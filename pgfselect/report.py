@@ -29,7 +29,8 @@ VIS_JS = "data/vendor/vis-network-9.1.2/vis-network.min.js"
 GRAPH_TEMPLATE = "data/transfer_graph.html"
 SYMBOLS = {("transferability", "positive"): "Δ+", ("transferability", "negative"): "Δ−",
            ("malleability", "positive"): "Θ+", ("malleability", "negative"): "Θ−"}
-DEFAULT_GRAPH_THRESHOLD = 0.1
+DEFAULT_GRAPH_THRESHOLD = None  # None: the page opens on the strongest edges (DEFAULT_TOP_EDGES)
+DEFAULT_TOP_EDGES = 12
 
 
 # ------------------------------------------------------------------------- names
@@ -40,6 +41,14 @@ def alias(task: str) -> str:
         return task
     prefix = task.rpartition(":")[0]
     return f"{prefix[:3]}:{info.alias}" if prefix else info.alias
+
+
+def long_label(task: str) -> str:
+    """Tick label a reader understands without a key: the task's name and its alias
+    ('synthetic:Counting' -> 'synthetic:Counting (CT)'; the alias is what the graph, cliques and
+    personas use)."""
+    short = alias(task)
+    return task if short == task else f"{task} ({short.rpartition(':')[2]})"
 
 
 def label_of(a: TransferAnalysis) -> str:
@@ -87,7 +96,7 @@ def heatmap_png(a: TransferAnalysis) -> bytes:
     # (numbers are still printed) and keep it symmetric so both signs read the same.
     vlim = max(min(1.0, float(np.abs(mean).max())), 1e-9)
     norm = Normalize(-vlim, vlim)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * n, 0.9 + 0.52 * n))
+    fig, ax = plt.subplots(figsize=(2.2 + 0.62 * n, 1.8 + 0.52 * n))
     image = ax.imshow(mean, cmap="RdBu", norm=norm)
     lo, hi = a.cell_ci_
     for i in range(n):
@@ -99,14 +108,15 @@ def heatmap_png(a: TransferAnalysis) -> bytes:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="////",
                                        edgecolor="0.45", linewidth=0))
         ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.2))
-    labels = [alias(t) for t in a.tasks_]
-    ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize=8)
+    labels = [long_label(t) for t in a.tasks_]
+    ax.set_xticks(range(n), labels, rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
     ax.set_yticks(range(n), labels, fontsize=8)
     ax.set_xlabel("target (evaluated)")
     ax.set_ylabel("source (finetuned on)")
     extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
         (bool(mean.min() < -vlim), bool(mean.max() > vlim))]
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend=extend, label="seed-mean PGF")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, extend=extend,
+                 label="seed-mean PGF (share of the base's headroom closed):\n(acc_ft − acc_base) / (1 − acc_base)")
     crosses = "hatched: the {:.0%} CI over {} seeds includes 0".format(a.ci_level, len(a.seeds_)) \
         if len(a.seeds_) > 1 else "one seed: no CI"
     ax.set_title(f"{label_of(a)}\n{crosses}; boxed: diagonal (self-finetuning)", fontsize=9)
@@ -140,18 +150,33 @@ def bars_png(analyses: Sequence[TransferAnalysis]) -> bytes:
         pos_sym, neg_sym = SYMBOLS[(view, "positive")], SYMBOLS[(view, "negative")]
         ax.set_ylabel(f"{view}\n{pos_sym} (up), {neg_sym} (down)")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper right")
-    axes[1].set_xticks(x, [alias(t) for t in tasks], rotation=45, ha="right")
+    axes[0].legend(fontsize=8, loc="lower left", bbox_to_anchor=(1.01, 0.0), title="matrix", title_fontsize=8)
+    axes[1].set_xticks(x, [long_label(t) for t in tasks], rotation=45, ha="right", rotation_mode="anchor")
     ci = analyses[0].ci_level
     fig.suptitle(f"Transferability (as source) and malleability (as target); whiskers: {ci:.0%} CI "
                  "over seeds (jackknife)", fontsize=10)
     fig.tight_layout()
+    fig.text(0.01, -0.01, "Δ+ / Δ−: how much finetuning on the task helps / hurts the other tasks (a weighted mean "
+             "of its positive / negative PGFs as source); Θ+ / Θ−: how much the task gains / loses from "
+             "finetuning on the others (as target).", fontsize=8, ha="left", va="top", wrap=True)
     return _png(fig)
 
 
 # ------------------------------------------------------------------------- graph page
-def graph_data(analyses: Sequence[TransferAnalysis], threshold: float = DEFAULT_GRAPH_THRESHOLD) -> dict:
-    """What the transfer-graph page draws (strict JSON: no NaN)."""
+def top_edges_threshold(a: TransferAnalysis, k: int = DEFAULT_TOP_EDGES) -> float:
+    """The |PGF| of the k-th strongest off-diagonal edge: a filter at it shows the k strongest
+    edges (more on ties), so a 13-task matrix opens on its main structure, not 150 edges."""
+    off = np.abs(a.mean_[~np.eye(len(a.tasks_), dtype=bool)])
+    off = np.sort(off[np.isfinite(off) & (off > 0)])[::-1]
+    if off.size == 0:
+        return 0.0
+    return float(np.floor(off[min(k, off.size) - 1] * 1000) / 1000)  # floored: the k-th edge stays in
+
+
+def graph_data(analyses: Sequence[TransferAnalysis], threshold: float | None = DEFAULT_GRAPH_THRESHOLD,
+               top_edges: int = DEFAULT_TOP_EDGES) -> dict:
+    """What the transfer-graph page draws (strict JSON: no NaN). ``threshold``: the initial |PGF|
+    filter; None opens each matrix on its ``top_edges`` strongest edges."""
     models = []
     vmax = 0.0
     for a in analyses:
@@ -178,13 +203,17 @@ def graph_data(analyses: Sequence[TransferAnalysis], threshold: float = DEFAULT_
                               "per_seed": [float(v) for v in a.values_[:, i, j]]})
                 vmax = max(vmax, abs(float(a.mean_[i, j])))
         models.append({"label": label_of(a), "model": a.model_, "seeds": list(a.seeds_), "tasks": tasks,
+                       "threshold": top_edges_threshold(a, top_edges) if threshold is None else threshold,
                        "alias": {t: alias(t) for t in a.tasks_}, "edges": edges,
                        "cliques": {s: [c.to_dict() for c in a.cliques_[s]] for s in SIGNS}})
     vmax = min(max(vmax, 0.01), 1.0)
-    return {"ci_level": analyses[0].ci_level, "vmax": vmax, "threshold": min(threshold, vmax), "models": models}
+    for m in models:
+        m["threshold"] = min(m["threshold"], vmax)
+    return {"ci_level": analyses[0].ci_level, "vmax": vmax, "threshold": models[0]["threshold"],
+            "top_edges": top_edges if threshold is None else None, "models": models}
 
 
-def transfer_graph_html(analyses: Sequence[TransferAnalysis], threshold: float = DEFAULT_GRAPH_THRESHOLD) -> str:
+def transfer_graph_html(analyses: Sequence[TransferAnalysis], threshold: float | None = DEFAULT_GRAPH_THRESHOLD) -> str:
     """A single self-contained HTML page: data and the graph library inlined."""
     root = resources.files("pgfselect")
     template = root.joinpath(GRAPH_TEMPLATE).read_text(encoding="utf-8")
@@ -332,7 +361,7 @@ def markdown_report(analyses: Sequence[TransferAnalysis], files: dict[str, str])
 
 
 # ------------------------------------------------------------------------- everything
-def render(analyses: Sequence[TransferAnalysis], graph_threshold: float = DEFAULT_GRAPH_THRESHOLD) -> dict[str, bytes]:
+def render(analyses: Sequence[TransferAnalysis], graph_threshold: float | None = DEFAULT_GRAPH_THRESHOLD) -> dict[str, bytes]:
     """Every output file as ``{name: content}``: report.md, analysis.json, heatmap_<slug>.png per
     matrix, bars.png, transfer_graph.html. Nothing is written here."""
     files = {"bars": "bars.png", "graph": "transfer_graph.html",

@@ -177,3 +177,61 @@ def test_graph_page_renders_in_headless_chromium(tmp_path):
     # The status line is written by the page's script after vis-network drew the graph.
     assert re.search(r'id="status">\d+ of 6 edges shown<', dom), dom[-2000:]
     assert "<canvas" in dom
+
+
+# ------------------------------------------------------------------ figures a reader understands
+def _figure_of(monkeypatch, draw):
+    """Run a report figure function and return its matplotlib figure instead of PNG bytes."""
+    import pgfselect.report as report
+
+    figs = []
+    monkeypatch.setattr(report, "_png", lambda fig: figs.append(fig) or b"")
+    draw()
+    return figs[0]
+
+
+def test_heatmap_and_bars_name_the_tasks_in_full(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from pgfselect.report import bars_png, heatmap_png
+
+    a = small(tasks=("Counting", "synthetic:Relative_Depth", "custom:Thing"))
+    full = ["Counting (CT)", "synthetic:Relative_Depth (RD)", "custom:Thing"]
+    fig = _figure_of(monkeypatch, lambda: heatmap_png(a))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == full
+    assert [t.get_text() for t in ax.get_yticklabels()] == full
+    plt.close(fig)
+    fig = _figure_of(monkeypatch, lambda: bars_png([a, small("other", tasks=a.tasks_)]))
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == full
+    fig.canvas.draw()
+    legend = fig.axes[0].get_legend().get_window_extent()
+    assert not any(legend.overlaps(ax.get_window_extent()) for ax in fig.axes)  # beside the bars
+    plt.close(fig)
+
+
+def test_graph_opens_on_the_strongest_edges():
+    from pgfselect.matrix import load
+    from pgfselect.report import DEFAULT_TOP_EDGES
+
+    a = analyze(load("published:qwen2.5-vl-7b"))
+    data = graph_data([a])
+    edges = data["models"][0]["edges"]
+    shown = [e for e in edges if abs(e["mean"]) >= data["threshold"]]
+    strongest = sorted(edges, key=lambda e: -abs(e["mean"]))[:DEFAULT_TOP_EDGES]
+    assert len(edges) == 156 and len(shown) == DEFAULT_TOP_EDGES  # no ties in this matrix
+    assert {(e["from"], e["to"]) for e in shown} == {(e["from"], e["to"]) for e in strongest}
+    assert data["top_edges"] == DEFAULT_TOP_EDGES
+    assert graph_data([a], threshold=0.1)["threshold"] == 0.1 and graph_data([a], threshold=0.1)["top_edges"] is None
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_graph_page_opens_on_the_strongest_edges_in_chromium(tmp_path):
+    from pgfselect.matrix import load
+
+    page = tmp_path / "graph.html"
+    page.write_text(transfer_graph_html([analyze(load("published:qwen2.5-vl-7b"))]))
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+                             capture_output=True, text=True, timeout=60).stdout
+    assert re.search(r'id="status">12 of 156 edges shown \(the strongest', dom), dom[-2000:]

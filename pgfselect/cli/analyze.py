@@ -27,8 +27,9 @@ from .common import echo_json, format_option, quiet_option
               show_default=True, help="Significance level of the persona tests.")
 @click.option("--ci-level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
               show_default=True, help="Confidence level of the intervals over seeds.")
-@click.option("--graph-threshold", type=click.FloatRange(0), default=0.1, show_default=True,
-              help="Initial |PGF| filter of the transfer graph page (adjustable on the page).")
+@click.option("--graph-threshold", type=click.FloatRange(0), default=None,
+              help="Initial |PGF| filter of the transfer graph page (adjustable on the page); "
+                   "default: the 12 strongest edges.")
 @click.option("--complete", is_flag=True,
               help="Analyse a matrix with unmeasured cells by predicting them first (as `pgfselect predict`); "
                    "the predicted cells are listed on stderr and under 'predicted_cells' in the JSON.")

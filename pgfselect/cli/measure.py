@@ -81,9 +81,11 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
     elif not quiet:
         con = console()
         con.print(f"{summary.computed} cells computed, {summary.reused} reused, {len(summary.failed)} failed "
-                  f"of {summary.total} in {summary.seconds:.1f} s")
+                  f"of {summary.total} in {summary.seconds:.1f} s"
+                  + (f"; {len(summary.degenerate)} degenerate-cell warning(s) below" if summary.degenerate else ""))
         if summary.matrix:
             con.print(f"matrix: {summary.matrix}")
+    _warn_degenerate(summary.degenerate)
     for f in summary.failed:
         click.echo(f"error: cell {f['cell']} failed: {f['error']}", err=True)
     if summary.failed:
@@ -127,6 +129,19 @@ def _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt):
                    f"{plural(doc['at_most_more'], 'finetune')} more, chosen by suggest for {target_id}")
 
 
+def _warn_degenerate(found: list[dict]) -> None:
+    """Failed finetunes (no prediction changed, own task not learned) on stderr, even with --quiet:
+    a row of PGF 0 from them reads like 'no transfer' in matrix.csv. With --format json they are
+    the summary's ``degenerate`` list too."""
+    rows = [d for d in found if d["kind"] == "row_identical_to_base"]
+    for d in found:
+        click.echo(f"warning: {d['warning']}", err=True)
+    if rows:
+        click.echo(f"warning: {len(rows)} finetune(s) changed no prediction at all; their rows in the matrix are "
+                   "not measurements of transfer. Train longer or at a higher learning rate "
+                   "(docs/notes/tiny-learnability.md: settings the tiny model learns with)", err=True)
+
+
 def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, force, cache_dir, fmt, quiet):
     from ..errors import PGFSelectError
     from ..matrix import load
@@ -138,6 +153,7 @@ def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, for
     doc = measure_adaptive(cfg, out_dir, target, max_finetunes, priors=[load(p) for p in priors], budget=budget,
                            executor=executor, force=force, cache_dir=cache_dir,
                            show_progress=not quiet and fmt != "json", log=say)
+    _warn_degenerate(doc["steps"][-1].get("degenerate", []))
     if fmt == "json":
         echo_json(doc)
         return

@@ -156,13 +156,18 @@ def preview(task_id, split, n, seed, out, fmt, quiet, **opts):
     from pathlib import Path
 
     from ..fileio import atomic_write, check_output
-    from ..tasks.export import png_bytes, preview_image
+    from ..tasks.export import FONT_HINT, png_bytes, preview_image
 
     _check_n(n)
     check_output(Path(out), "--out", suffixes={".png": "PNG"}, inputs=_task_inputs(opts))
     task = _task(task_id, **opts)
-    atomic_write(out, png_bytes(preview_image(task, split, n, seed)))
+    image = preview_image(task, split, n, seed)
+    atomic_write(out, png_bytes(image))
     result = {"task": task.id, "split": split, "n": n, "seed": seed, "out": out}
+    if image.info.get("missing_glyphs"):
+        result["missing_glyphs"] = image.info["missing_glyphs"]
+        click.echo(f"note: no installed font can draw {result['missing_glyphs'][:20]!r}: they show as boxes in "
+                   f"{out}; {FONT_HINT}", err=True)
     if fmt == "json":
         echo_json(result)
     elif not quiet:

@@ -50,7 +50,8 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
             n = len(cfg.tasks)
             matrix = PGFMatrix.from_values(np.full((1, n, n), np.nan), cfg.tasks, cfg.tasks, model=summary.matrix or "")
         plan = current_plan(matrix, target_id, budget, priors)
-        step = {"measured": list(measured), "plan": plan, "seconds": summary.seconds}
+        step = {"measured": list(measured), "plan": plan, "seconds": summary.seconds,
+                "degenerate": summary.degenerate}
         stable = stable + 1 if plan_settled(plan, previous) else 0
         previous = plan
         new = len(measured) - len([s for s in (cfg.sources or []) if s != target_id])

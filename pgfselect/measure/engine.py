@@ -22,6 +22,7 @@ from ..progress import Progress
 from ..fileio import atomic_write, check_writable, package_versions
 from .cache import Cell, CellCache
 from .config import MeasureConfig
+from .degenerate import degenerate_from_cache
 from .runner import HEAVY_PACKAGES
 
 PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct")
@@ -37,6 +38,7 @@ class MeasureSummary:
     failed: list = field(default_factory=list)  # [{"cell": str, "error": str}]
     seconds: float = 0.0
     matrix: str | None = None
+    degenerate: list = field(default_factory=list)  # measure.degenerate.degenerate_cells: failed finetunes
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -146,6 +148,7 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
                     progress.log(f"[red]cell {cell} failed[/]: {record['error']}")
                 progress.advance(f"last: {cell}")
     summary.matrix = str(write_outputs(cfg, cache, out_dir))
+    summary.degenerate = degenerate_from_cache(cfg, cache)
     summary.seconds = round(time.perf_counter() - start, 2)
     atomic_write(out_dir / "run.json", json.dumps({
         **summary.as_dict(), "cells": [c.key for c in cells], "cache_dir": str(cache_dir),

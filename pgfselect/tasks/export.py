@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import tempfile
-import textwrap
 from pathlib import Path
 
 from ..errors import PGFSelectError
@@ -78,22 +77,93 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
             "items": str(out / "items.jsonl"), "manifest": str(out / "task.yaml")}
 
 
+# Fonts for the text of previews, best first: Latin + Greek + CJK (Debian fonts-wqy-microhei or
+# fonts-noto-cjk, installed by .ci/run), then DejaVu Sans (Latin, Greek, Cyrillic; matplotlib ships
+# a copy, so it is always there). $PGFSELECT_FONT names another TrueType/OpenType file.
+PREVIEW_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+                 "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                 "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+                 "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+FONT_HINT = ("install a font with these glyphs (Debian: apt-get install fonts-wqy-microhei, or fonts-noto-cjk) "
+             "or set PGFSELECT_FONT=/path/to/font.ttf")
+
+
+def _font_files() -> list[str]:
+    found = [os.environ["PGFSELECT_FONT"]] if os.environ.get("PGFSELECT_FONT") else []
+    found += [p for p in PREVIEW_FONTS if os.path.isfile(p)]
+    try:
+        import matplotlib
+
+        found.append(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"))
+    except ImportError:  # pragma: no cover - matplotlib is a core dependency
+        pass
+    return [p for p in dict.fromkeys(found) if os.path.isfile(p)]
+
+
+def _charset(path: str) -> set[int]:
+    from fontTools.ttLib import TTFont
+
+    try:
+        with TTFont(path, fontNumber=0, lazy=True) as f:
+            return set(f.getBestCmap() or ())
+    except Exception:  # noqa: BLE001 - an unreadable font is skipped
+        return set()
+
+
+def preview_font(text: str, px: int = 12):
+    """(PIL font, characters no installed font can draw) for ``text``: the first font of
+    :data:`PREVIEW_FONTS` (or $PGFSELECT_FONT) with a glyph for every character, else the one
+    with the most; PIL's built-in font when none is readable."""
+    from PIL import ImageFont
+
+    needed = {ord(c) for c in text if not c.isspace() and c.isprintable()}
+    best, best_missing = None, None
+    for path in _font_files():
+        missing = needed - _charset(path)
+        if best_missing is None or len(missing) < len(best_missing):
+            best, best_missing = path, missing
+        if not missing:
+            break
+    if best is None:
+        return ImageFont.load_default(size=px), "".join(sorted({c for c in text if ord(c) > 0x24F}))
+    return ImageFont.truetype(best, px), "".join(chr(c) for c in sorted(best_missing))
+
+
+def _wrap(text: str, f, width: float) -> list[str]:
+    """Lines of at most ``width`` pixels: words where there are spaces, characters elsewhere (CJK)."""
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line = ""
+        for word in re.split(r"(\s+)", para):
+            if f.getlength(line + word) <= width:
+                line += word
+                continue
+            if line.strip():
+                lines.append(line.rstrip())
+            line = word.lstrip()
+            while f.getlength(line) > width:  # a word (or CJK run) wider than a line: break it
+                k = max(1, next(i for i in range(1, len(line) + 1) if f.getlength(line[:i]) > width) - 1)
+                lines.append(line[:k])
+                line = line[k:]
+        lines.append(line.rstrip())
+    return lines
+
+
 def preview_image(task: Task, split: str, n: int, seed: int, columns: int = 4):
     """A PIL grid of ``n`` items: each cell shows the images, the question, the lettered
-    options and the answer (marked and written out)."""
+    options and the answer (marked and written out). Text is drawn with :func:`preview_font`;
+    characters no installed font has are listed in ``image.info["missing_glyphs"]``."""
     from PIL import Image, ImageDraw
-
-    from .synthetic.primitives import font
 
     items = task.items(split, n, seed)
     thumb, cell_w, pad = 112, 470, 8
-    f = font(12)
+    f, missing = preview_font("".join(item.question + "".join(item.choices) + item.id for item in items))
     cells = []
     for item in items:
-        text = [f"{item.id}"] + textwrap.wrap(item.question, 68)
+        text = [f"{item.id}"] + _wrap(item.question, f, cell_w - 2 * pad)
         for letter, choice in zip(letters(len(item.choices)), item.choices):
             mark = "  <= answer" if letter == answer_text(item) else ""
-            text += textwrap.wrap(f"({letter}) {choice}{mark}", 68)
+            text += _wrap(f"({letter}) {choice}{mark}", f, cell_w - 2 * pad)
         h = thumb + pad * 2 + 15 * len(text)
         cell = Image.new("RGB", (cell_w, h), (255, 255, 255))
         x = pad
@@ -117,4 +187,5 @@ def preview_image(task: Task, split: str, n: int, seed: int, columns: int = 4):
         for j, cell in enumerate(row):
             grid.paste(cell, (j * (cell_w + 2), y))
         y += h + 2
+    grid.info["missing_glyphs"] = missing
     return grid
