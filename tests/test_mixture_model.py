@@ -92,7 +92,8 @@ def test_fit_mixtures_cli_and_plan_with_the_model(tmp_path, capsys):
     m.to_csv(csv)
     code, out, err = run(["plan", "-t", "T", "-b", "1k", "-m", str(csv), "--mixture-model", str(tmp_path / "m.json"),
                           "--format", "json"], capsys)
-    assert code == 0, err and set(json.loads(out)["allocation"]) == {"A", "B"}
+    assert code == 0, err
+    assert set(json.loads(out)["allocation"]) == {"A", "B"}
     code, _, err = run(["plan", "-t", "A", "-b", "1k", "-m", str(csv), "--mixture-model", str(tmp_path / "m.json")],
                        capsys)
     assert code == 2 and "fitted for target" in err

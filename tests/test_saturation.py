@@ -45,8 +45,9 @@ def test_linear_growth_is_a_lower_bound_and_concentrates_the_plan():
     vals = np.array([[0.0, 0.5, 0.4], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     vals[:, 0] = [0.0, 0.5, 0.45]  # target T: A and B almost equally good
     m = PGFMatrix.from_values(vals, ["T", "A", "B"], ["T", "A", "B"])
-    spread = MixturePlanner("T", 2000, kappa=0).fit(m).allocation_
-    concentrated = MixturePlanner("T", 2000, kappa=0, saturation=fit.saturation).fit(m).allocation_
+    spread = MixturePlanner("T", 2000, objective="saturating", kappa=0).fit(m).allocation_
+    concentrated = MixturePlanner("T", 2000, objective="saturating", kappa=0,
+                                  saturation=fit.saturation).fit(m).allocation_
     assert len(spread) == 2 and concentrated == {"A": 2000}
 
 
