@@ -210,7 +210,8 @@ class CustomTask(Task):
         if open_ended:
             answer = rec["answer"]
             item = Item(id=f"{self.id}/{rec.get('id', f'{split}/{lineno}')}", images=images, question=rec["question"],
-                        choices=[], answer=-1, meta={"where": where}, answer_type=self.answer_type,
+                        choices=[], answer=-1, meta={"where": where, "scoring": self.scoring},
+                        answer_type=self.answer_type,
                         target=answer if isinstance(answer, str) else (None if answer is None else str(answer)),
                         aliases=rec.get("aliases", []))
             return self._check(item, where)
