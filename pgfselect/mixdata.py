@@ -13,7 +13,8 @@ Formats written into ``DIR`` (built beside it and renamed into place: complete o
   ``images`` columns plus ``id`` and ``task``: ``SFTTrainer`` takes it as is), and the LLaVA
   files above for trainers that read image paths.
 - ``hf``: ``dataset/`` with pgfselect's own columns (``id``, ``task``, ``images``, ``question``,
-  ``choices``, ``answer``, ``answer_text``).
+  ``choices``, ``answer``, ``answer_text``, ``answer_type``; open-ended items: no choices,
+  answer -1, the answer in ``answer_text``).
 
 Every format also writes ``dataset_info.json`` (LLaMA-Factory's registry: ``dataset_dir=DIR``,
 ``dataset=pgfselect_mix`` reads ``data.json``) where ``data.json`` exists, and ``mix.json``
@@ -175,7 +176,8 @@ def _write_format(tmp: Path, fmt: str, pairs) -> None:
                             "question": [format_prompt(it) for _, it in pairs],
                             "choices": [list(it.choices) for _, it in pairs],
                             "answer": [it.answer for _, it in pairs],
-                            "answer_text": [answer_text(it) for _, it in pairs]})
+                            "answer_text": [answer_text(it) for _, it in pairs],
+                            "answer_type": [it.answer_type for _, it in pairs]})
 
 
 def mix(plan_path: str | os.PathLike, out: str | os.PathLike, fmt: str = "llava", seed: int = 0,

@@ -58,6 +58,9 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
         manifest = {"name": name, "description": f"export of {task.id} ({split}, seed {seed}): {task.description}",
                     "n_choices": task.n_choices, "level": task.level, "granularity": task.granularity,
                     "splits": {split: "items.jsonl"}}
+        if task.answer_type != "choice":  # open-ended: no options; keep the type and its scoring
+            del manifest["n_choices"]
+            manifest.update(answer_type=task.answer_type, **_number_scoring(task))
         if task.n_images:
             manifest["n_images"] = task.n_images
         import yaml
@@ -78,6 +81,11 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
             "items": str(out / "items.jsonl"), "manifest": str(out / "task.yaml")}
 
 
+def _number_scoring(task: Task) -> dict:
+    sc = task.scoring
+    return {"tolerance": sc["tolerance"], "number_metric": sc["metric"]} if task.answer_type == "number" else {}
+
+
 def preview_image(task: Task, split: str, n: int, seed: int, columns: int = 4):
     """A PIL grid of ``n`` items: each cell shows the images, the question, the lettered
     options and the answer (marked and written out)."""
@@ -91,7 +99,9 @@ def preview_image(task: Task, split: str, n: int, seed: int, columns: int = 4):
     cells = []
     for item in items:
         text = [f"{item.id}"] + textwrap.wrap(item.question, 68)
-        for letter, choice in zip(letters(len(item.choices)), item.choices):
+        if item.answer_type != "choice":
+            text += textwrap.wrap(f"answer: {answer_text(item)}  <= answer", 68)
+        for letter, choice in zip(letters(len(item.choices)) if item.choices else [], item.choices):
             mark = "  <= answer" if letter == answer_text(item) else ""
             text += textwrap.wrap(f"({letter}) {choice}{mark}", 68)
         h = thumb + pad * 2 + 15 * len(text)

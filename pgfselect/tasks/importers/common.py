@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import PGFSelectError
-from ..schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, parse_answer, parse_number
+from ..schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, OPEN_INSTRUCTIONS, parse_answer, parse_number
 
 CLOSED_SET_HINT = 10  # at most this many distinct answers: offer them as choices (--answer-type choice)
 _IMAGE_TOKEN = re.compile(r"\s*<image>\s*")
@@ -37,8 +37,13 @@ class Record:
 
 
 def clean_question(text: str) -> str:
-    """LLaVA's ``<image>`` placeholders removed: pgfselect puts images before the prompt."""
-    return _IMAGE_TOKEN.sub("\n", text).strip()
+    """LLaVA's ``<image>`` placeholders removed (pgfselect puts images before the prompt), and
+    pgfselect's own answer instruction, so that a ``pgfselect mix`` output imports back as it was."""
+    text = _IMAGE_TOKEN.sub("\n", text).strip()
+    for instruction in OPEN_INSTRUCTIONS.values():
+        if text.endswith("\n" + instruction):
+            text = text[: -len(instruction)].strip()
+    return text
 
 
 def single_turns(turns: list[tuple[str, str]], where: str) -> list[tuple[str, str]]:
