@@ -53,6 +53,44 @@ def test_score_generated_counts_known_outputs_per_item():
         OpenFields("z", _items("number", ["1"]) + _items("text", ["a"]))
 
 
+def test_score_dispatches_open_tasks_to_batched_greedy_generation():
+    import torch
+
+    from pgfselect.measure.scoring import score
+
+    class Model:  # "generates" token k+1 for prompt row k; records the generate arguments
+        training = False
+        calls = []
+
+        def eval(self):
+            pass
+
+        def generate(self, input_ids, **kw):
+            self.calls.append(kw)
+            new = torch.arange(len(input_ids))[:, None] + 1 + len(self.calls) * 10
+            return torch.cat([input_ids, new], dim=1)
+
+    class Batch(dict):
+        def to(self, device):
+            return self
+
+    class Processor:  # only the new tokens are decoded: one per row
+        texts = {11: "red", 12: "The Blue!", 21: "Green"}
+
+        def batch_decode(self, ids, skip_special_tokens):
+            assert ids.shape[1] == 1 and skip_special_tokens
+            return [self.texts[int(t[0])] for t in ids]
+
+    items = _items("text", ["red", "blue", "red"])
+    batches = [Batch(input_ids=torch.zeros(2, 3, dtype=torch.long)), Batch(input_ids=torch.zeros(1, 3, dtype=torch.long))]
+    evalset = SimpleNamespace(task_id="custom:c", item_ids=[it.id for it in items], open=OpenFields("custom:c", items),
+                              batch_slices=lambda: iter([(slice(0, 2), batches[0]), (slice(2, 3), batches[1])]))
+    res = score(Model(), evalset, "cpu", processor=Processor())
+    assert [p["generated"] for p in res.predictions] == ["red", "The Blue!", "Green"]
+    assert (res.correct, res.n) == (2, 3)  # "Green" is not "red"
+    assert all(kw == {"max_new_tokens": 16, "do_sample": False} for kw in Model.calls) and len(Model.calls) == 2
+
+
 @pytest.mark.slow
 def test_measure_cell_on_the_tiny_model_with_a_number_task(tmp_path, monkeypatch):
     from pgfselect.cli import main

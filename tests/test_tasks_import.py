@@ -43,7 +43,8 @@ def messages_colours(tmp_path, n=40):
         Image.new("RGB", (16, 16), COLOURS[name]).save(folder / "img" / f"{i}.png")
         lines.append(json.dumps({"id": f"col{i}", "images": [f"img/{i}.png"], "messages": [
             {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What colour is the image?"}]},
-            {"role": "assistant", "content": [{"type": "text", "text": name.capitalize()}]}]}))
+            {"role": "assistant", "content": [{"type": "text", "text": name.capitalize()}]}],
+            **({"aliases": ["crimson"]} if name == "red" else {})}))
     path = folder / "data.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -97,6 +98,9 @@ def test_messages_colours_import_as_text_with_a_choice_hint_and_are_seeded(tmp_p
     assert item.choices == ["Blue", "Green", "Red", "Yellow"]
     assert item.choices[item.answer] == "Red"  # col0 is red, and it is in train for seed 0
     assert item.id.endswith("/col0")
+    text_item = next(it for it in get_task(f"custom:{tmp_path / 'T' / 'task.yaml'}").items("train")
+                     if it.id.endswith("/col0"))
+    assert (text_item.answer_type, text_item.target, text_item.aliases) == ("text", "Red", ["crimson"])
 
 
 def test_messages_datasets_folder_and_hf_folder(tmp_path, capsys):

@@ -57,15 +57,24 @@ def single_turns(turns: list[tuple[str, str]], where: str) -> list[tuple[str, st
 
 
 def records_from_turns(rid: str, where: str, pairs: list[tuple[str, str]], images: list, split_turns: bool,
-                       multi: list[str]) -> list[Record]:
+                       multi: list[str], aliases=None) -> list[Record]:
     """Single-turn conversations give one record; multi-turn ones are counted in ``multi`` (and
-    refused later), or give one record per turn with ``split_turns`` (each with the images)."""
+    refused later), or give one record per turn with ``split_turns`` (each with the images).
+    ``aliases`` (a record's other accepted answers) apply to a single-turn record only."""
     if len(pairs) > 1 and not split_turns:
         multi.append(where)
         return []
     if len(pairs) == 1:
-        return [Record(rid, where, clean_question(pairs[0][0]), pairs[0][1], images)]
+        return [Record(rid, where, clean_question(pairs[0][0]), pairs[0][1], images, aliases=check_aliases(aliases, where))]
     return [Record(f"{rid}#t{k + 1}", where, clean_question(q), a, images) for k, (q, a) in enumerate(pairs)]
+
+
+def check_aliases(aliases, where: str) -> list[str]:
+    if aliases is None:
+        return []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise PGFSelectError(f"{where}: 'aliases' must be a list of non-empty strings")
+    return list(aliases)
 
 
 def refuse_multi_turn(multi: list[str], total: int) -> None:

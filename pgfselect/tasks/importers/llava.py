@@ -61,6 +61,7 @@ def read(path: Path, images: Path | None, split_turns: bool) -> list[Record]:
             raise PGFSelectError(f"{where}: 'image'/'images' must be a path or a list of paths")
         imgs = [image_path(root, p, where) for p in paths]
         rid = str(rec.get("id", f"{path.stem}-{k}"))
-        records += records_from_turns(rid, where, single_turns(turns, where), imgs, split_turns, multi)
+        records += records_from_turns(rid, where, single_turns(turns, where), imgs, split_turns, multi,
+                                      rec.get("aliases"))
     refuse_multi_turn(multi, len(elements))
     return records

@@ -80,6 +80,6 @@ def read(path: Path, images: Path | None, split_turns: bool) -> list[Record]:
         imgs = [_image(v, root, where) for v in imgs]
         rid = str(row["id"]) if row.get("id") is not None else f"{path.stem}-{total - 1}"
         records += records_from_turns(rid, where, single_turns(_turns(row["messages"], where), where), imgs,
-                                      split_turns, multi)
+                                      split_turns, multi, row.get("aliases"))
     refuse_multi_turn(multi, total)
     return records
