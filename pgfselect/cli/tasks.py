@@ -1,4 +1,4 @@
-"""``pgfselect tasks``: list, show, preview and export tasks (BLINK, synthetic, custom)."""
+"""``pgfselect tasks``: list, show, preview, export and import tasks (BLINK, synthetic, custom)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def tasks():
       pgfselect tasks show synthetic:CT
       pgfselect tasks preview synthetic:Relative_Depth --n 8 --out rd.png
       pgfselect tasks export synthetic:Counting --split train --n 100 --seed 0 --out data/ct
+      pgfselect tasks import llava my_counts.json --images imgs --out tasks/counts
     """
 
 
