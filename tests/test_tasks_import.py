@@ -215,3 +215,26 @@ def test_imported_task_round_trips_through_mix_export_and_preview(tmp_path, caps
     export_items(task, "val", None, 0, tmp_path / "exp")
     assert get_task(f"custom:{tmp_path / 'exp' / 'task.yaml'}").answer_type == "number"
     assert preview_image(task, "val", 2, 0).width > 0
+
+
+def test_hf_splits_columns_and_image_paths_in_cells_are_checked(tmp_path, capsys):
+    import datasets
+
+    img = tmp_path / "hfdd" / "pics"
+    img.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(img / "a.png")
+    part = lambda paths: datasets.Dataset.from_dict({"q": ["How many?"] * len(paths), "a": ["1"] * len(paths),
+                                                     "img": [{"bytes": None, "path": p} for p in paths]})
+    datasets.DatasetDict({"train": part(["pics/a.png"] * 4), "dev": part(["../../../../etc/passwd"])}).save_to_disk(
+        str(tmp_path / "hfdd"))
+    capsys.readouterr()  # datasets' own progress bars while saving
+    cols = ["--columns", "question=q,answer=a,image=img"]
+    _bad(tmp_path, capsys, ["hf", str(tmp_path / "hfdd"), *cols], "has splits train, dev; choose one with --hf-split")
+    _bad(tmp_path, capsys, ["hf", str(tmp_path / "hfdd"), *cols, "--hf-split", "dev"],
+         ["row 0 column img: image path '../../../../etc/passwd' leaves the images folder"])
+    _bad(tmp_path, capsys, ["hf", str(tmp_path / "hfdd"), "--columns", "question=q,answer=ans,image=img",
+                            "--hf-split", "train"], "no column(s) ans; it has q, a, img")
+    code, out, err = run_cli(["tasks", "import", "hf", str(tmp_path / "hfdd"), *cols, "--hf-split", "train",
+                              "--out", str(tmp_path / "ok"), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["answer_type"] == "number" and sum(json.loads(out)["split_sizes"].values()) == 4

@@ -97,6 +97,18 @@ def image_path(root: Path, rel, where: str) -> Path:
     return path
 
 
+def column_image(value, root: Path, where: str):
+    """An image from a dataset cell: decoded, embedded bytes, or a path, which like any other
+    image path must stay inside ``root`` (the dataset's folder)."""
+    from ..loading import to_pil
+
+    if isinstance(value, str):
+        return image_path(root, value, where)
+    if isinstance(value, dict) and not value.get("bytes") and value.get("path"):
+        return image_path(root, value["path"], where)
+    return to_pil(value, where)
+
+
 # ------------------------------------------------------------------ answer types
 def decide_answer_type(records: list[Record], override: str | None) -> tuple[str, list[str] | None, str | None]:
     """(answer type, the closed set of options or None, a hint for the user or None)."""

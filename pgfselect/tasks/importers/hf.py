@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import PGFSelectError
-from .common import Record, clean_question
+from .common import Record, clean_question, column_image
 
 KEYS = ("question", "answer", "image", "choices", "id", "aliases")
 
@@ -54,9 +54,8 @@ def _load(source: str, revision: str | None, split: str | None):
 
 
 def read(source: str, columns: dict, revision: str | None = None, split: str | None = None) -> list[Record]:
-    from ..loading import to_pil
-
     ds = _load(source, revision, split)
+    root = Path(source) if Path(source).is_dir() else Path.cwd()
     wanted = [columns[k] for k in ("question", "answer", "choices", "id", "aliases") if k in columns] + columns["image"]
     missing = [c for c in wanted if c not in ds.column_names]
     if missing:
@@ -65,7 +64,7 @@ def read(source: str, columns: dict, revision: str | None = None, split: str | N
     records = []
     for i, row in enumerate(ds):
         where = f"{source} row {i}"
-        imgs = [to_pil(row[c], f"{where} column {c}") for c in columns["image"] if row[c] is not None]
+        imgs = [column_image(row[c], root, f"{where} column {c}") for c in columns["image"] if row[c] is not None]
         choices = row[columns["choices"]] if "choices" in columns else None
         if choices is not None and not (isinstance(choices, list) and all(isinstance(c, str) for c in choices)):
             raise PGFSelectError(f"{where}: choices must be a list of strings")

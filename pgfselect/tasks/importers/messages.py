@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ...errors import PGFSelectError
-from .common import Record, image_path, records_from_turns, refuse_multi_turn, single_turns
+from .common import Record, column_image, records_from_turns, refuse_multi_turn, single_turns
 
 
 def _text(content, where: str) -> str:
@@ -59,14 +59,6 @@ def _rows(path: Path):
                 yield f"{path}:{lineno}", row
 
 
-def _image(value, root: Path, where: str):
-    from ..loading import to_pil
-
-    if isinstance(value, str):
-        return image_path(root, value, where)
-    return to_pil(value, where)  # a datasets image (decoded, or its {bytes, path} struct)
-
-
 def read(path: Path, images: Path | None, split_turns: bool) -> list[Record]:
     root = images or (path if path.is_dir() else path.parent)
     records, multi, total = [], [], 0
@@ -77,7 +69,7 @@ def read(path: Path, images: Path | None, split_turns: bool) -> list[Record]:
         imgs = row.get("images") or ([row["image"]] if row.get("image") is not None else [])
         if not isinstance(imgs, list):
             raise PGFSelectError(f"{where}: 'images' must be a list")
-        imgs = [_image(v, root, where) for v in imgs]
+        imgs = [column_image(v, root, where) for v in imgs]
         rid = str(row["id"]) if row.get("id") is not None else f"{path.stem}-{total - 1}"
         records += records_from_turns(rid, where, single_turns(_turns(row["messages"], where), where), imgs,
                                       split_turns, multi, row.get("aliases"))
