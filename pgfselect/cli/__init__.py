@@ -23,6 +23,7 @@ COMMANDS = {
     "compare": "compare:compare",
     "saturation": "saturation:saturation",
     "fit-mixtures": "fit_mixtures:fit_mixtures",
+    "mix": "mix:mix",
 }
 
 

@@ -1,4 +1,4 @@
-"""``pgfselect tasks``: list, show, preview and export tasks (BLINK, synthetic, custom)."""
+"""``pgfselect tasks``: list, show, preview, export and import tasks (BLINK, synthetic, custom)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def tasks():
       pgfselect tasks preview synthetic:Relative_Depth --n 8 --out rd.png
       pgfselect tasks export synthetic:Counting --split train --n 100 --seed 0 --out data/ct
       pgfselect tasks build blink:Jigsaw --from images --images photos/ --n 20 --out data/jigsaw
+      pgfselect tasks import llava my_counts.json --images imgs --out tasks/counts
     """
 
 
@@ -296,3 +297,52 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
                    f"{result['status']}) to {out} in {result['seconds']:.1f} s; leak guard: "
                    + ("not run" if leak["exclude_images"] is None else
                       f"{leak['source_images_dropped']} source image(s) dropped"))
+
+
+@tasks.command("import")
+@click.argument("import_format", metavar="FORMAT", type=click.Choice(["llava", "messages", "hf"]))
+@click.argument("path", metavar="PATH")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Task folder to write (new or empty).")
+@click.option("--name", help="Task name (default: the file's stem).")
+@click.option("--images", type=click.Path(file_okay=False), help="llava: folder the image paths are relative to "
+              "(default: the JSON file's folder); messages: default the file's folder.")
+@click.option("--split-fractions", default="0.8,0.1,0.1", show_default=True, help="train,val,test shares.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the split.")
+@click.option("--answer-type", type=click.Choice(["choice", "number", "text"]),
+              help="Override the inferred type (choice on open answers: their closed set becomes the options).")
+@click.option("--split-turns", is_flag=True, help="Import each turn of a multi-turn conversation as an item.")
+@click.option("--columns", help="hf: KEY=COLUMN pairs, e.g. question=q,answer=a,image=img,choices=opts,id=idx.")
+@click.option("--revision", help="hf: the pinned revision (commit) of a hub dataset id.")
+@click.option("--hf-split", help="hf: which split of a DatasetDict (or hub dataset) to import.")
+@click.option("--tolerance", default=0.0, show_default=True, type=float,
+              help="number: relative tolerance for decimal answers (integers are always exact).")
+@click.option("--number-metric", type=click.Choice(["exact", "mra"]), default="exact", show_default=True,
+              help="number: exact (with --tolerance) or MRA (VSI-Bench's mean relative accuracy).")
+@format_option
+@quiet_option
+def import_(import_format, path, out, name, images, split_fractions, seed, answer_type, split_turns, columns,
+            revision, hf_split, tolerance, number_metric, fmt, quiet):
+    """Import LLaVA JSON, TRL messages (JSONL or a datasets folder) or any datasets folder as a
+    custom task OUT/task.yaml (use it as custom:OUT/task.yaml). Answers are typed: number when
+    all are numeric, else text (greedy generation, normalised match), or choice.
+
+    \b
+    Example:
+      pgfselect tasks import llava counts.json --images imgs --out tasks/counts
+      pgfselect tasks import messages colours.jsonl --out tasks/colours --split-fractions 0.6,0.2,0.2
+      pgfselect tasks import hf data/vqa --columns question=q,answer=a,image=img --out tasks/vqa
+      pgfselect tasks show custom:tasks/counts/task.yaml --format json
+    """
+    from ..tasks.importers import import_task
+
+    result = import_task(import_format, path, out, name=name, images=images, split_fractions=split_fractions,
+                         seed=seed, answer_type=answer_type, split_turns=split_turns, columns=columns,
+                         revision=revision, hf_split=hf_split, tolerance=tolerance, number_metric=number_metric)
+    if fmt == "json":
+        echo_json(result)
+    elif not quiet:
+        sizes = ", ".join(f"{s} {n}" for s, n in result["split_sizes"].items())
+        click.echo(f"imported {sum(result['split_sizes'].values())} items ({sizes}) as {result['answer_type']} "
+                   f"task {result['task']}")
+        if result["hint"]:
+            click.echo(f"hint: {result['hint']}")

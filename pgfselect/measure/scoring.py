@@ -23,6 +23,7 @@ class EvalSet:
     """Preprocessed evaluation items of one task, in batches of ``batch_size``."""
 
     def __init__(self, task_id: str, items, processor, batch_size: int = 16, dtype=None):
+        from .generation import open_fields
         from .prompts import letter_token_ids, user_message
 
         if not items:
@@ -31,7 +32,9 @@ class EvalSet:
         self.item_ids = [it.id for it in items]
         self.answers = [int(it.answer) for it in items]
         self.n_choices = [len(it.choices) for it in items]
-        self.letter_ids = letter_token_ids(processor.tokenizer, max(self.n_choices))
+        # number/text tasks are generated and judged instead (pgfselect.measure.generation)
+        self.open = open_fields(task_id, items)
+        self.letter_ids = letter_token_ids(processor.tokenizer, max(self.n_choices)) if self.open is None else []
         self.batch_size = batch_size
         self.batches = []
         for start in range(0, len(items), batch_size):
@@ -89,6 +92,10 @@ def score(model, evalset: EvalSet, device: str = "cpu", format_check: int = 0, p
     ``format_check`` > 0 also answers that many items by greedy generation (needs ``processor``)
     and reports the share whose output starts with a valid option letter.
     """
+    if getattr(evalset, "open", None) is not None:  # open-ended answers: greedy generation, judged
+        from .generation import score_open
+
+        return score_open(model, evalset, processor, device)
     import torch
 
     was_training = model.training

@@ -14,6 +14,15 @@ Two kinds of manifest; every path is relative to the manifest's folder and may n
     # {"id": "d17", "images": ["img/d17.png"], "question": "...", "choices": ["a", "b", "c", "d"], "answer": 2}
     # answer: a 0-based index, a letter "C" or BLINK's "(C)"; "image": "x.png" works for one image.
 
+    # open-ended answers (JSONL only; `pgfselect tasks import` writes these)
+    name: counts
+    answer_type: number           # choice (default, needs n_choices), number or text
+    tolerance: 0.05               # number: relative tolerance for decimals (integers: exact)
+    number_metric: exact          # number: exact, or mra (VSI-Bench's mean relative accuracy)
+    splits: {train: train.jsonl, val: val.jsonl, test: test.jsonl}
+    # {"id": "c3", "images": ["images/c3.png"], "question": "How many cups?", "answer": "7"}
+    # text items may list "aliases": ["grey", "gray"]: any of them (normalised) is correct.
+
     # a datasets folder (save_to_disk DatasetDict, or parquet files named <split>*.parquet)
     name: defects
     n_choices: 4
@@ -40,7 +49,7 @@ from ..fileio import read_yaml_mapping
 from ..names import resolve
 from .loading import first_line, open_image, quiet_datasets, to_pil
 from .registry import SPLITS, Task, sample_pool
-from .schema import MAX_CHOICES, MAX_IMAGES, Item, parse_answer, validate_item
+from .schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, Item, parse_answer, validate_item
 
 CUSTOM_TASKS_ENV = "PGFSELECT_CUSTOM_TASKS"
 _REGISTERED: dict[str, Path] = {}
@@ -59,7 +68,10 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=80)
     description: str = ""
-    n_choices: int = Field(ge=2, le=MAX_CHOICES)
+    answer_type: Literal[ANSWER_TYPES] = "choice"
+    n_choices: int | None = Field(default=None, ge=2, le=MAX_CHOICES)
+    tolerance: float = Field(default=0.0, ge=0, lt=1)
+    number_metric: Literal["exact", "mra"] = "exact"
     n_images: int | None = Field(default=None, ge=1, le=MAX_IMAGES)
     level: Literal["low", "mid", "high", "unknown"] = "unknown"
     granularity: Literal["pixel", "crop", "patch", "image", "unknown"] = "unknown"
@@ -75,6 +87,14 @@ class Manifest(BaseModel):
             raise ValueError("give exactly one of 'splits' (JSONL files) or 'dataset' (a datasets folder)")
         if self.splits is not None and not self.splits:
             raise ValueError("'splits' is empty; name at least one of train, val, test")
+        if self.answer_type == "choice" and self.n_choices is None:
+            raise ValueError("n_choices: Field required for a choice task (2-26); open-ended tasks set "
+                             "answer_type: number or text")
+        if self.answer_type != "choice" and self.n_choices is not None:
+            raise ValueError(f"n_choices does not apply to answer_type {self.answer_type}; remove it")
+        if self.answer_type != "choice" and self.dataset is not None:
+            raise ValueError(f"answer_type {self.answer_type} needs 'splits' (JSONL files); "
+                             "convert a datasets folder with `pgfselect tasks import hf`")
         return self
 
 
@@ -119,9 +139,12 @@ class CustomTask(Task):
         m = self.manifest
         if name != m.name:
             raise PGFSelectError(f"manifest {str(self.manifest_path)!r} defines task {m.name!r}, not {name!r}")
-        super().__init__(m.name, n_choices=m.n_choices, n_images=m.n_images, level=m.level,
+        super().__init__(m.name, n_choices=m.n_choices or 0, n_images=m.n_images, level=m.level,
                          granularity=m.granularity, description=m.description,
                          options={"manifest": str(self.manifest_path)})
+        self.answer_type = m.answer_type
+        if m.answer_type == "number":
+            self.scoring = {"tolerance": m.tolerance, "metric": m.number_metric}
         self.base = self.manifest_path.parent
         self._pools: dict[str, list[Item]] = {}
 
@@ -169,15 +192,17 @@ class CustomTask(Task):
             raise PGFSelectError(f"{where}: invalid JSON: {exc.msg}") from None
         if not isinstance(rec, dict):
             raise PGFSelectError(f"{where}: each line must be a JSON object")
-        unknown = set(rec) - {"id", "images", "image", "question", "choices", "answer", "answer_letter", "meta",
-                              "source"}
+        open_ended = self.answer_type != "choice"
+        allowed = ({"id", "images", "image", "question", "answer", "aliases", "meta", "source"} if open_ended else
+                   {"id", "images", "image", "question", "choices", "answer", "answer_letter", "meta", "source"})
+        unknown = set(rec) - allowed
         if unknown:
             raise PGFSelectError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; "
-                                 "allowed: id, images (or image), question, choices, answer, source")
+                                 f"allowed: {', '.join(sorted(allowed - {'meta', 'answer_letter'}))}")
         if "source" in rec and not isinstance(rec["source"], dict):
             raise PGFSelectError(f"{where}: source must be a JSON object (e.g. {{\"dataset\": \"coco\", "
                                  "\"image_id\": 9}})")
-        for key in ("question", "choices", "answer"):
+        for key in ("question", "answer") if open_ended else ("question", "choices", "answer"):
             if key not in rec:
                 raise PGFSelectError(f"{where}: missing field {key!r}")
         paths = rec.get("images", rec.get("image"))
@@ -185,6 +210,14 @@ class CustomTask(Task):
         if not isinstance(paths, list) or not 1 <= len(paths) <= MAX_IMAGES:
             raise PGFSelectError(f"{where}: 'images' must list 1-{MAX_IMAGES} image paths")
         images = [open_image(_inside(self.base, p, where, "image"), where) for p in paths]
+        if open_ended:
+            answer = rec["answer"]
+            item = Item(id=f"{self.id}/{rec.get('id', f'{split}/{lineno}')}", images=images, question=rec["question"],
+                        choices=[], answer=-1, meta={"where": where, "scoring": self.scoring},
+                        answer_type=self.answer_type,
+                        target=answer if isinstance(answer, str) else (None if answer is None else str(answer)),
+                        aliases=rec.get("aliases", []))
+            return self._check(item, where)
         item = Item(id=str(rec.get("id", f"{split}/{lineno}")), images=images, question=rec["question"],
                     choices=rec["choices"], answer=-1,
                     meta={"where": where, **({"source": rec["source"]} if "source" in rec else {})})

@@ -57,6 +57,9 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
         manifest = {"name": name, "description": f"export of {task.id} ({split}, seed {seed}): {task.description}",
                     "n_choices": task.n_choices, "level": task.level, "granularity": task.granularity,
                     "splits": {split: "items.jsonl"}}
+        if task.answer_type != "choice":  # open-ended: no options; keep the type and its scoring
+            del manifest["n_choices"]
+            manifest.update(answer_type=task.answer_type, **_number_scoring(task))
         if task.n_images:
             manifest["n_images"] = task.n_images
         import yaml
@@ -149,6 +152,11 @@ def _wrap(text: str, f, width: float) -> list[str]:
     return lines
 
 
+def _number_scoring(task: Task) -> dict:
+    sc = task.scoring
+    return {"tolerance": sc["tolerance"], "number_metric": sc["metric"]} if task.answer_type == "number" else {}
+
+
 def preview_image(task: Task, split: str, n: int, seed: int, columns: int = 4):
     """A PIL grid of ``n`` items: each cell shows the images, the question, the lettered
     options and the answer (marked and written out). Text is drawn with :func:`preview_font`;
@@ -157,11 +165,14 @@ def preview_image(task: Task, split: str, n: int, seed: int, columns: int = 4):
 
     items = task.items(split, n, seed)
     thumb, cell_w, pad = 112, 470, 8
-    f, missing = preview_font("".join(item.question + "".join(item.choices) + item.id for item in items))
+    f, missing = preview_font("".join(item.question + "".join(item.choices or ()) + item.id + str(answer_text(item))
+                                      for item in items))
     cells = []
     for item in items:
         text = [f"{item.id}"] + _wrap(item.question, f, cell_w - 2 * pad)
-        for letter, choice in zip(letters(len(item.choices)), item.choices):
+        if item.answer_type != "choice":
+            text += _wrap(f"answer: {answer_text(item)}  <= answer", f, cell_w - 2 * pad)
+        for letter, choice in zip(letters(len(item.choices)) if item.choices else [], item.choices):
             mark = "  <= answer" if letter == answer_text(item) else ""
             text += _wrap(f"({letter}) {choice}{mark}", f, cell_w - 2 * pad)
         h = thumb + pad * 2 + 15 * len(text)

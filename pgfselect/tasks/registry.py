@@ -23,6 +23,8 @@ class Task:
     """
 
     source: str = ""
+    answer_type: str = "choice"  # or "number"/"text" (open-ended, scored by generation)
+    scoring: dict = {}  # open-ended scoring options (number: tolerance, metric); read-only
 
     def __init__(self, name: str, *, n_choices: int, n_images: int | None, level: str = "unknown",
                  granularity: str = "unknown", description: str = "", options: dict | None = None):
@@ -61,7 +63,7 @@ class Task:
         """JSON-ready description (``pgfselect tasks list/show``)."""
         return {"id": self.id, "name": self.name, "source": self.source, "n_choices": self.n_choices,
                 "n_images": self.n_images, "level": self.level, "granularity": self.granularity,
-                "description": self.description}
+                "description": self.description, "answer_type": self.answer_type}
 
 
 def check_split(split: str) -> str:

@@ -19,13 +19,19 @@ PROMPT_VERSION = "1"
 MAX_CHOICES = 26
 MAX_IMAGES = 4
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
+# Answer types: choice (option letters, scored by their logits), number and text (open-ended,
+# scored by greedy generation; see pgfselect.measure.generation). Choice prompts are unchanged
+# by the open-ended types, so PROMPT_VERSION 1 still names every choice prompt ever written.
+ANSWER_TYPES = ("choice", "number", "text")
+OPEN_INSTRUCTIONS = {"number": "Answer with a single number.", "text": "Answer with a single word or phrase."}
 
 
 @dataclass
 class Item:
-    """One multiple-choice item. ``images`` are 1-4 RGB ``PIL.Image.Image`` in the order the
-    question refers to them; ``choices`` are option texts without letters; ``answer`` indexes
-    ``choices``."""
+    """One item. ``images`` are 1-4 RGB ``PIL.Image.Image`` in the order the question refers to
+    them. Multiple choice (``answer_type`` "choice"): ``choices`` are option texts without letters
+    and ``answer`` indexes them. Open-ended ("number", "text"): ``choices`` is empty, ``answer``
+    is -1, ``target`` is the answer as written and ``aliases`` other accepted answers."""
 
     id: str
     images: list
@@ -33,6 +39,9 @@ class Item:
     choices: list[str]
     answer: int
     meta: dict = field(default_factory=dict, repr=False, compare=False)  # e.g. generator params
+    answer_type: str = "choice"
+    target: str | None = None
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def answer_letter(self) -> str:
@@ -40,8 +49,13 @@ class Item:
 
     def record(self, image_paths: list[str] | None = None) -> dict:
         """A JSON-serialisable record (the export and custom-task JSONL format)."""
-        out = {"id": self.id, "question": self.question, "choices": list(self.choices),
-               "answer": self.answer, "answer_letter": answer_text(self)}
+        if self.answer_type != "choice":
+            out = {"id": self.id, "question": self.question, "answer": self.target}
+            if self.aliases:
+                out["aliases"] = list(self.aliases)
+        else:
+            out = {"id": self.id, "question": self.question, "choices": list(self.choices),
+                   "answer": self.answer, "answer_letter": answer_text(self)}
         if image_paths is not None:
             out["images"] = list(image_paths)
         if "source" in self.meta:  # where a built item came from (tasks build): kept through export
@@ -58,12 +72,16 @@ def letters(n: int) -> list[str]:
 
 def format_prompt(item: Item) -> str:
     """The user text for ``item`` (images are passed beside it, before the text)."""
+    if item.answer_type != "choice":
+        return "\n".join([item.question, OPEN_INSTRUCTIONS[item.answer_type]])
     options = [f"({letter}) {text}" for letter, text in zip(letters(len(item.choices)), item.choices)]
     return "\n".join([item.question, "Select from the following choices.", *options, INSTRUCTION])
 
 
 def answer_text(item: Item) -> str:
-    """The completion trained on and the letter scored: e.g. ``"B"``."""
+    """The completion trained on and the letter scored: e.g. ``"B"`` (open-ended: the answer)."""
+    if item.answer_type != "choice":
+        return item.target
     return letters(len(item.choices))[item.answer]
 
 
@@ -97,6 +115,10 @@ def validate_item(item: Item, n_choices: int | None = None, where: str = "") -> 
         raise PGFSelectError(f"{prefix}id must be a non-empty string")
     if not isinstance(item.question, str) or not item.question.strip():
         raise PGFSelectError(f"{prefix}question must be a non-empty string")
+    if not 1 <= len(item.images) <= MAX_IMAGES:
+        raise PGFSelectError(f"{prefix}has {len(item.images)} images; allowed: 1-{MAX_IMAGES}")
+    if item.answer_type != "choice":
+        return validate_open_answer(item, prefix)
     if not isinstance(item.choices, (list, tuple)) or not all(isinstance(c, str) for c in item.choices):
         raise PGFSelectError(f"{prefix}choices must be a list of strings")
     if n_choices is not None and len(item.choices) != n_choices:
@@ -105,6 +127,32 @@ def validate_item(item: Item, n_choices: int | None = None, where: str = "") -> 
         raise PGFSelectError(f"{prefix}has {len(item.choices)} choices; allowed: 2-{MAX_CHOICES}")
     if isinstance(item.answer, bool) or not isinstance(item.answer, int) or not 0 <= item.answer < len(item.choices):
         raise PGFSelectError(f"{prefix}answer {item.answer!r} is out of range for {len(item.choices)} choices")
-    if not 1 <= len(item.images) <= MAX_IMAGES:
-        raise PGFSelectError(f"{prefix}has {len(item.images)} images; allowed: 1-{MAX_IMAGES}")
+    return item
+
+
+def parse_number(text) -> float | None:
+    """``"7"``, ``" 3.5 "``, ``"1,200"`` -> a float; None when ``text`` is not one number."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    if not isinstance(text, str):
+        return None
+    t = text.strip().replace(",", "")
+    try:
+        value = float(t)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None  # no NaN, no inf
+
+
+def validate_open_answer(item: Item, prefix: str) -> Item:
+    if item.answer_type not in ANSWER_TYPES:
+        raise PGFSelectError(f"{prefix}answer type {item.answer_type!r} is unknown; allowed: {', '.join(ANSWER_TYPES)}")
+    if not isinstance(item.target, str) or not item.target.strip():
+        raise PGFSelectError(f"{prefix}answer is empty; an open-ended item needs a non-empty answer")
+    if item.answer_type == "number" and parse_number(item.target) is None:
+        raise PGFSelectError(f"{prefix}answer {item.target!r} is not a number (answer type number)")
+    if not isinstance(item.aliases, list) or not all(isinstance(a, str) and a.strip() for a in item.aliases):
+        raise PGFSelectError(f"{prefix}aliases must be a list of non-empty strings")
     return item
