@@ -147,6 +147,7 @@ def scratch(tmp_path_factory):
     (d / "runs/matrix").mkdir(parents=True)
     m7.to_csv(d / "runs/matrix/matrix.csv")
     _write_mixes(d, m7.sources)
+    _write_import_sources(d)
     large = rng.uniform(0.3, 0.8, (2, 4, 4))
     for n, vals in ((500, large * 0.7), (2000, large)):
         (d / f"runs/n{n}").mkdir(parents=True)
@@ -160,6 +161,26 @@ def scratch(tmp_path_factory):
     _write_runs(d / "runs/seeds-2-3", seeds=(2, 3), zero_shot=False)
     _write_runs(d / "runs/counting-2k", task_extra="synthetic:Jigsaw")
     return d
+
+
+def _write_import_sources(root: Path) -> None:
+    """The files `tasks import`'s examples read: LLaVA JSON + images, a messages JSONL, a datasets folder."""
+    import shutil
+
+    import datasets
+    from PIL import Image
+    from test_tasks_import import llava_counting, messages_colours
+
+    path, _ = llava_counting(root)
+    shutil.copy(path, root / "my_counts.json")
+    src = messages_colours(root)
+    lines = [json.loads(line) for line in src.read_text().splitlines()]
+    for rec in lines:
+        rec["images"] = [f"colours/{p}" for p in rec["images"]]
+    (root / "colours.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    imgs = [Image.new("RGB", (8, 8), (20 * i, 0, 0)) for i in range(10)]
+    ds = datasets.Dataset.from_dict({"q": ["How red is it?"] * 10, "a": [str(i) for i in range(10)], "img": imgs})
+    ds.cast_column("img", datasets.Image()).save_to_disk(str(root / "data" / "vqa"))
 
 
 def _write_mixes(root: Path, names) -> None:

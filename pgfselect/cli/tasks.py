@@ -60,7 +60,7 @@ def tasks():
       pgfselect tasks preview synthetic:Relative_Depth --n 8 --out rd.png
       pgfselect tasks export synthetic:Counting --split train --n 100 --seed 0 --out data/ct
       pgfselect tasks build blink:Jigsaw --from images --images photos/ --n 20 --out data/jigsaw
-      pgfselect tasks import llava my_counts.json --images imgs --out tasks/counts
+      pgfselect tasks import llava my_counts.json --images imgs --out tasks/my-counts
     """
 
 
