@@ -17,6 +17,9 @@ from .common import console, echo_json, format_option, quiet_option
               help="Run cells in this process, or as Ray tasks (one cell per task, num_gpus=1 on GPUs).")
 @click.option("--address", default=None, help="Ray cluster address ('auto', 'ray://host:10001'); "
               "default: start a local Ray instance.")
+@click.option("--max-retries", type=click.IntRange(0, 10), default=None,
+              help="With --executor ray: retries of a cell whose worker crashed or ran out of memory "
+              "[default: 2]; a cell that still fails is listed and the others go on.")
 @click.option("--force", is_flag=True, help="Measure into a folder that holds another config's cells "
               "(they are kept aside and never reused).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
@@ -31,7 +34,7 @@ from .common import console, echo_json, format_option, quiet_option
 @click.option("--budget", default="2k", show_default=True, help="With --adaptive: the budget the plan is made for.")
 @format_option
 @quiet_option
-def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adaptive, target, max_finetunes,
+def measure(config, out_dir, executor, address, max_retries, force, cache_dir, dry_run, adaptive, target, max_finetunes,
             priors, budget, fmt, quiet):
     """Measure the PGF matrix of CONFIG's model on CONFIG's tasks.
 
@@ -67,7 +70,14 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
         return
 
     from ..measure.engine import measure as run_measure
-    from ..measure.executors import make_executor
+    from ..measure.executors import make_executor as _make_executor
+
+    def make_executor(name, address):
+        if max_retries is not None and name != "ray":
+            from ..errors import PGFSelectError
+
+            raise PGFSelectError("--max-retries applies only to --executor ray")
+        return _make_executor(name, address, **({} if max_retries is None else {"max_retries": max_retries}))
 
     if adaptive:
         _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, make_executor(executor, address),

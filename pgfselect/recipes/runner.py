@@ -144,7 +144,7 @@ class RecipeRunner:
             atomic_write(tmp / "config.json", json.dumps(run_config(self.loaded, res, run), indent=1))
             atomic_write(tmp / "versions.json", json.dumps(package_versions(_PACKAGES), indent=1))
             if run.strategy == "zero_shot":
-                outcome = session.evaluate_base(eval_items)
+                outcome = session.evaluate_base(eval_items, r.training)
             else:
                 try:
                     outcome = session.finetune_and_evaluate([it for _, it in items], r.training, run.seed, eval_items)

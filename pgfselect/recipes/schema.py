@@ -127,18 +127,6 @@ class Recipe(_Strict):
     training: TrainingConfig = TrainingConfig()
     evaluation: RecipeEval = RecipeEval()
 
-    @field_validator("model", mode="before")
-    @classmethod
-    def _expand_model_path(cls, v):
-        if isinstance(v, dict) and isinstance(v.get("path"), str) and not v["path"].startswith("tiny:"):
-            raw = v["path"]
-            expanded = os.path.expanduser(os.path.expandvars(raw))
-            if "$" in expanded:
-                var = expanded[expanded.index("$"):].split("/")[0]
-                raise ValueError(f"path {raw!r} uses {var}, which is not set in the environment")
-            v = {**v, "path": expanded}
-        return v
-
     @field_validator("budget")
     @classmethod
     def _budget(cls, v):
