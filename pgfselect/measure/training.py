@@ -190,9 +190,7 @@ def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, s
                 f"out of memory while training with batch_size {training.batch_size}: lower "
                 "training.batch_size (raise gradient_accumulation_steps to keep the effective batch), "
                 "enable training.gradient_checkpointing, or lower model.max_pixels") from None
-        seconds = time.perf_counter() - start
-        for reporter in reporters:
-            reporter.tb_writer.close()
+        seconds = time.perf_counter() - start  # (TensorBoardCallback closes its writer at train end)
     if callback.bad is not None:
         step, loss = callback.bad
         raise CellFailed(f"loss became {loss} at step {step} (lower training.learning_rate "
