@@ -6,7 +6,9 @@ finishes, so the engine can write every cell to the cache the moment it is done.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from typing import Callable, Iterable, Iterator
 
 from ..errors import PGFSelectError
@@ -105,6 +107,10 @@ class RayExecutor:
                             max_retries=self.max_retries, retry_exceptions=[CellOutOfMemory],
                             runtime_env={"env_vars": task_environment()})(fn)
         pending = {remote.remote(job): job for job in jobs}
+        # Ray prints its notices of dead workers on the driver's stdout; stdout is for results
+        # (--format json), so they go to stderr while the cells run.
+        redirect = contextlib.redirect_stdout(sys.stderr)
+        redirect.__enter__()
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -117,6 +123,7 @@ class RayExecutor:
                               "error": self._describe(exc)}
                 yield job, result
         finally:
+            redirect.__exit__(None, None, None)
             for ref in pending:
                 ray.cancel(ref, force=True)
 

@@ -247,16 +247,26 @@ def load_processor(path: str, cfg: ModelConfig):
     if model_type not in QWEN_VL_MODEL_TYPES:
         raise PGFSelectError(f"{str(folder / 'config.json')!r}: model_type {model_type!r} is not supported; "
                              f"valid: {', '.join(QWEN_VL_MODEL_TYPES)} (Qwen2-VL / Qwen2.5-VL checkpoints)")
+    # Checkpoints keep the image processor settings in preprocessor_config.json; transformers 5
+    # saves them inside processor_config.json (our tiny models).
     pre_path = folder / "preprocessor_config.json"
-    if not pre_path.is_file():
+    if pre_path.is_file():
+        pre = _read_json(pre_path)
+        field = "image_processor_type"
+    elif (folder / "processor_config.json").is_file():
+        pre_path = folder / "processor_config.json"
+        pre = _read_json(pre_path).get("image_processor") or {}
+        field = "image_processor.image_processor_type"
+    else:
         raise PGFSelectError(f"{str(pre_path)!r} not found: a Qwen2-VL-family checkpoint folder carries its "
                              "image processor settings there")
-    pre = _read_json(pre_path)
     kind = pre.get("image_processor_type")
     if kind not in QWEN_VL_IMAGE_PROCESSORS:
-        raise PGFSelectError(f"{str(pre_path)!r}: image_processor_type {kind!r} is not a Qwen2-VL-family image "
+        raise PGFSelectError(f"{str(pre_path)!r}: {field} {kind!r} is not a Qwen2-VL-family image "
                              f"processor; valid: {', '.join(QWEN_VL_IMAGE_PROCESSORS)}")
-    image_processor = Qwen2VLImageProcessorPil.from_pretrained(path)  # this class, whatever the file names
+    # This class whatever the file names (the older name is the same processor).
+    image_processor = Qwen2VLImageProcessorPil.from_dict(
+        {k: v for k, v in pre.items() if k not in ("image_processor_type", "processor_class")})
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as exc:
