@@ -345,14 +345,15 @@ def release_memory() -> None:
 # ------------------------------------------------------------------ random checkpoints
 def build_random_checkpoint(files_dir: str | Path, config: dict, out_dir: str | Path, *,
                             preprocessor: str = "preprocessor_config.json", seed: int = 0,
-                            dtype: str = "float32") -> Path:
+                            dtype: str = "float32", device: str = "cpu") -> Path:
     """A randomly initialised Qwen2.5-VL checkpoint folder with real processor files.
 
     ``files_dir`` holds a real checkpoint's tokenizer files, chat template and preprocessor
     config(s) (e.g. ``../shared/fixtures/qwen2.5-vl-processor``); ``config`` is a
     ``Qwen2_5_VLConfig`` as a dict (a tiny one for tests, the real 3B/7B sizes for the GPU check);
     ``preprocessor`` is the file saved as ``preprocessor_config.json`` (either form). It tokenizes
-    and preprocesses exactly as the real checkpoint; only the weights are random.
+    and preprocesses exactly as the real checkpoint; only the weights are random. ``device``
+    "cuda" initialises a billions-of-parameters model in seconds rather than CPU-minutes.
     """
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -368,8 +369,16 @@ def build_random_checkpoint(files_dir: str | Path, config: dict, out_dir: str | 
     shutil.copyfile(files_dir / preprocessor, out_dir / "preprocessor_config.json")
     cfg = {k: v for k, v in config.items() if k not in ("architectures", "dtype", "transformers_version", "model_type")}
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(**cfg)).to(getattr(torch, dtype))
+    torch_dtype = getattr(torch, dtype)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch_dtype)  # built in its dtype: no float32 copy of a 7B model
+    try:
+        with torch.device(device):
+            model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(**cfg))
+    finally:
+        torch.set_default_dtype(previous)
     model.save_pretrained(out_dir)
+    del model
     return out_dir
 
 
