@@ -46,8 +46,8 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED
             continue
         data = zin.read(info.filename)
         if info.filename.endswith("/RECORD"):  # drop the removed files' lines
-            data = b"\n".join(l for l in data.split(b"\n")
-                              if not (b".so," in l and not keep.search(l.split(b",")[0].decode()))) + b"\n"
+            data = b"\n".join(l for l in data.split(b"\n")  # no blank line: pip reads each as a row
+                              if l and not (b".so," in l and not keep.search(l.split(b",")[0].decode()))) + b"\n"
         zout.writestr(info, data)
 os.replace(tmp, src)
 EOF
