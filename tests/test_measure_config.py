@@ -110,15 +110,21 @@ def test_train_vision_and_report_to_defaults_and_errors():
     assert "model.device_map: Input should be 'auto'" in error_of(**{"model.device_map": "balanced"})
 
 
-def test_report_to_wandb_without_the_package_is_refused_before_loading(monkeypatch):
+@pytest.mark.parametrize("over, package, expected", [
+    ({"training.report_to": "wandb"}, "wandb", "training.report_to 'wandb' needs the wandb package"),
+    ({"training.report_to": "tensorboard"}, "tensorboard", "training.report_to 'tensorboard' needs tensorboard"),
+    ({"training.method": "qlora"}, "bitsandbytes", "'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'"),
+])
+def test_a_missing_optional_package_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys,
+                                                                           over, package, expected):
     import importlib.util
 
-    from pgfselect.measure.training import _report_callbacks
-
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
-    with pytest.raises(PGFSelectError, match="training.report_to 'wandb' needs the wandb package"):
-        _report_callbacks(cfg(**{"training.report_to": "wandb"}).training, None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))
+    doc = cfg(**over).model_dump(mode="json")
+    code, out = run_cli(["measure", write(tmp_path, doc), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and out.err.count("\n") == 1 and expected in out.err, out.err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in RECIPES.glob("measure-*.yaml")))

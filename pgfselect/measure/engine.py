@@ -171,7 +171,9 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     ``cache_dir`` holds prepared tiny bases (default ``out_dir``; ``$PGFSELECT_CACHE_DIR`` too).
     """
     from .executors import LocalExecutor
+    from .training import preflight
 
+    preflight(cfg.training)  # a missing optional package: refused before anything is written
     start = time.perf_counter()
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..errors import PGFSelectError
 from .config import EvalConfig, ModelConfig, TrainingConfig
 
 HEAVY_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
@@ -94,8 +93,9 @@ class ModelSession:
         ``eval_items``. ``out_dir``: where the adapter (or full model) is saved; None keeps nothing.
         The model, its optimizer state and the CUDA cache are released before returning."""
         from .models import release_memory
-        from .training import train_model
+        from .training import preflight, train_model
 
+        preflight(training)  # before the base loads
         model = res = None
         try:
             model = self.load_base(training)

@@ -106,23 +106,29 @@ def freeze_vision(model) -> int:
     return frozen
 
 
+def preflight(training: TrainingConfig) -> None:
+    """Refuse, before any model loads, a training config whose optional packages are missing."""
+    import importlib.util
+
+    needs = {"qlora": ("bitsandbytes", "training.method 'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'")}
+    needs_report = {"wandb": ("wandb", "training.report_to 'wandb' needs the wandb package: pip install wandb "
+                                       "(and wandb login); or use 'tensorboard' or 'none'"),
+                    "tensorboard": ("tensorboard", "training.report_to 'tensorboard' needs tensorboard: "
+                                                   "pip install 'pgfselect[train]'")}
+    for package, message in (needs.get(training.method, (None, None)),
+                             needs_report.get(training.report_to, (None, None))):
+        if package and importlib.util.find_spec(package) is None:
+            raise PGFSelectError(message)
+
+
 def _report_callbacks(training: TrainingConfig, log_dir):
     """The curve loggers for ``training.report_to`` (wandb goes through SFTConfig.report_to)."""
-    if training.report_to == "wandb":
-        import importlib.util
-
-        if importlib.util.find_spec("wandb") is None:
-            raise PGFSelectError("training.report_to 'wandb' needs the wandb package: pip install wandb "
-                                 "(and wandb login); or use 'tensorboard' or 'none'")
+    preflight(training)
     if training.report_to != "tensorboard":
         return []
     if log_dir is None:
         raise PGFSelectError("training.report_to 'tensorboard' needs a folder for the event files")
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise PGFSelectError("training.report_to 'tensorboard' needs tensorboard: pip install "
-                             "'pgfselect[train]'") from None
+    from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
 
     return [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
