@@ -80,6 +80,9 @@ def test_max_retries_is_bounded_and_only_for_ray(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["measure", str(cfg), "--out", str(tmp_path / "o"), "--max-retries", "3"])
     assert exc.value.code == 2 and "--max-retries applies only to --executor ray" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["measure", str(cfg), "--out", str(tmp_path / "o"), "--gpus-per-cell", "2"])
+    assert exc.value.code == 2 and "--gpus-per-cell applies only to --executor ray" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
