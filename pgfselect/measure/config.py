@@ -237,11 +237,23 @@ class MeasureConfig(_Strict):
         doc = self.model_dump(mode="json", exclude={"name": True, "seeds": True, "sources": True,
                                                     "keep_adapters": True, "adapters_dir": True,
                                                     "training": {"report_to"}})
+        drop_legacy_defaults(doc)
         doc["tasks"] = sorted(self.tasks)
         doc["prompt_version"] = _prompt_version()
         doc["task_provenance"] = {t: self.task(t).provenance() for t in sorted(self.tasks)}
         blob = json.dumps(doc, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def drop_legacy_defaults(doc: dict) -> None:
+    """Leave out of a hashed config dump the settings added after cells were first cached, where
+    their value reproduces what those cells did (LoRA and full training reached the vision tower,
+    one device per model), so those caches and built bases stay valid; the new defaults
+    (vision frozen) hash differently, as they train differently."""
+    if doc.get("training", {}).get("train_vision") is True:
+        del doc["training"]["train_vision"]
+    if "model" in doc and doc["model"].get("device_map") is None:
+        doc["model"].pop("device_map", None)
 
 
 def _prompt_version() -> str:

@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import PGFSelectError
-from .config import TINY_PREFIX, ModelConfig, TrainingConfig
+from .config import TINY_PREFIX, ModelConfig, TrainingConfig, drop_legacy_defaults
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
@@ -150,6 +150,7 @@ def base_key(cfg: ModelConfig, tasks: list) -> str:
     doc = {"model": cfg.model_dump(mode="json"), "warmup": _dump(cfg.effective_warmup()),
            "tasks": [t.id for t in tasks], "prompt_version": str(PROMPT_VERSION),
            "provenance": {t.id: t.provenance() for t in tasks}}
+    drop_legacy_defaults(doc)  # bases built before model.device_map existed stay valid
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -24,7 +24,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
-from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, validate_config
+from ..measure.config import (EvalConfig, ModelConfig, TrainingConfig, _Strict, drop_legacy_defaults,
+                              validate_config)
 from ..plan.budget import parse_examples
 
 # Strategies a recipe can run. Planned ones go through MixturePlanner on the recipe's matrix.
@@ -201,7 +202,9 @@ class Recipe(_Strict):
     def content_hash(self, resolved: dict) -> str:
         """Key of the run folder: everything that changes a run's numbers. Seeds, baselines and the
         name are left out, so adding a seed or a baseline to a finished folder reuses its runs."""
-        doc = self.model_dump(mode="json", exclude={"name", "seeds", "baselines"})
+        doc = self.model_dump(mode="json", exclude={"name": True, "seeds": True, "baselines": True,
+                                                    "training": {"report_to"}})  # logging changes no number
+        drop_legacy_defaults(doc)  # folders made before train_vision/device_map existed stay valid
         doc["resolved"] = resolved
         blob = json.dumps(doc, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
