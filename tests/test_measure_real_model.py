@@ -175,8 +175,8 @@ def test_lora_and_full_finetuning_leave_the_vision_tower_alone_unless_asked(real
 
     cfg = ModelConfig(path=str(real_qwen))
     rt = detect_runtime(cfg)
-    for train_vision, modules in ((False, "all-linear"), (True, "all-linear"),
-                                  (False, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])):
+    the_7b_recipes = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for train_vision, modules in ((False, "all-linear"), (True, "all-linear"), (False, the_7b_recipes)):
         model = get_peft_model(load_model(str(real_qwen), cfg, rt),
                                lora_config(TrainingConfig(train_vision=train_vision, target_modules=modules)))
         lora = [n for n, _ in model.named_modules() if n.endswith(".lora_A")]

@@ -37,8 +37,8 @@ from .common import console, echo_json, format_option, quiet_option
 @click.option("--budget", default="2k", show_default=True, help="With --adaptive: the budget the plan is made for.")
 @format_option
 @quiet_option
-def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, force, cache_dir, dry_run, adaptive, target, max_finetunes,
-            priors, budget, fmt, quiet):
+def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, force, cache_dir, dry_run, adaptive,
+            target, max_finetunes, priors, budget, fmt, quiet):
     """Measure the PGF matrix of CONFIG's model on CONFIG's tasks.
 
     Evaluates the model zero-shot, finetunes one adapter per (source task, seed) with TRL and

@@ -195,8 +195,8 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
                initializer_range=cfg.initializer_range)
     if warm.steps:
         # The random base's vision tower has to learn too (train_vision).
-        training = TrainingConfig(method="full", train_vision=True, learning_rate=warm.learning_rate, max_steps=warm.steps,
-                                  batch_size=warm.batch_size, lr_scheduler="constant_with_warmup",
+        training = TrainingConfig(method="full", train_vision=True, learning_rate=warm.learning_rate,
+                                  max_steps=warm.steps, batch_size=warm.batch_size, lr_scheduler="constant_with_warmup",
                                   warmup_ratio=0.05, examples_per_task=warm.examples_per_task)
         res = train_model(cfg, str(raw), items, training, seed=warm.seed, out_dir=out, base_is_path=True)
         losses = [(h["step"], h["loss"]) for h in res.log_history if "loss" in h]
