@@ -52,7 +52,7 @@ matrix: demo-matrix
 mixture: pgf
 baselines: [best_single, random, direct, zero_shot]
 seeds: [0, 1, 2]
-training: {method: full, learning_rate: 0.001, lr_scheduler: cosine, warmup_ratio: 0.05, epochs: 1, batch_size: 8}
+training: {method: full, train_vision: true, learning_rate: 0.001, lr_scheduler: cosine, warmup_ratio: 0.05, epochs: 1, batch_size: 8}
 evaluation: {split: test, n_items: 256, batch_size: 32, seed: 0}
 YAML
 $PGF train "$OUT/demo-recipe.yaml" --out "$OUT/verify" --only pgf --only random --only zero_shot > "$OUT/train-1.log" 2>&1 &

@@ -76,8 +76,55 @@ def test_config_hash_covers_results_not_seeds():
     assert a.config_hash() == cfg(seeds=[0, 1, 2], name="other", keep_adapters=False).config_hash()
     assert a.config_hash() == cfg(sources=["synthetic:Counting"]).config_hash()
     for over in ({"training.learning_rate": 1e-3}, {"evaluation.n_items": 7}, {"model.path": "tiny:t128"},
-                 {"tasks": ["synthetic:Counting", "synthetic:Jigsaw"]}):
+                 {"tasks": ["synthetic:Counting", "synthetic:Jigsaw"]}, {"training.train_vision": True},
+                 {"model.device_map": "auto"}):
         assert cfg(**over).config_hash() != a.config_hash(), over
+    # How curves are logged and where adapters go change no number.
+    assert cfg(**{"training.report_to": "tensorboard"}, adapters_dir="/tmp/x").config_hash() == a.config_hash()
+
+
+def test_paths_expand_vars_and_home(tmp_path, monkeypatch):
+    ckpt = tmp_path / "models" / "Qwen2.5-VL-7B-Instruct"
+    ckpt.mkdir(parents=True)
+    (ckpt / "config.json").write_text("{}")
+    monkeypatch.setenv("PGFSELECT_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    c = cfg(**{"model.path": "$PGFSELECT_MODELS/Qwen2.5-VL-7B-Instruct"}, adapters_dir="~/adapters")
+    assert c.model.path == str(ckpt) and c.adapters_dir == str(tmp_path / "adapters")
+    assert cfg(**{"model.path": "~/models/Qwen2.5-VL-7B-Instruct"}).model.path == str(ckpt)
+    monkeypatch.delenv("PGFSELECT_MODELS")
+    assert error_of(**{"model.path": "$PGFSELECT_MODELS/Qwen2.5-VL-7B-Instruct"}) == (
+        "config: model.path: path '$PGFSELECT_MODELS/Qwen2.5-VL-7B-Instruct' uses $PGFSELECT_MODELS, "
+        "which is not set in the environment")
+    # The paper recipe reads its checkpoint from $PGFSELECT_MODELS, as the README says.
+    paper = yaml.safe_load((RECIPES / "measure-qwen2.5-vl-7b-blink.yaml").read_text())
+    assert paper["model"]["path"] == "$PGFSELECT_MODELS/Qwen2.5-VL-7B-Instruct"
+    assert paper["training"]["train_vision"] is False
+
+
+def test_train_vision_and_report_to_defaults_and_errors():
+    c = cfg()
+    assert c.training.train_vision is False and c.training.report_to == "none" and c.model.device_map is None
+    assert "training.report_to: Input should be 'none', 'tensorboard' or 'wandb'" in error_of(
+        **{"training.report_to": "mlflow"})
+    assert "model.device_map: Input should be 'auto'" in error_of(**{"model.device_map": "balanced"})
+
+
+@pytest.mark.parametrize("over, package, expected", [
+    ({"training.report_to": "wandb"}, "wandb", "training.report_to 'wandb' needs the wandb package"),
+    ({"training.report_to": "tensorboard"}, "tensorboard", "training.report_to 'tensorboard' needs tensorboard"),
+    ({"training.method": "qlora"}, "bitsandbytes", "'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'"),
+])
+def test_a_missing_optional_package_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys,
+                                                                           over, package, expected):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))
+    doc = cfg(**over).model_dump(mode="json")
+    code, out = run_cli(["measure", write(tmp_path, doc), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and out.err.count("\n") == 1 and expected in out.err, out.err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in RECIPES.glob("measure-*.yaml")))
@@ -177,3 +224,20 @@ def test_initializer_range_is_for_tiny_models_only(tmp_path):
         ModelConfig(path=str(ckpt), initializer_range=0.1)
     with pytest.raises(ValueError):
         ModelConfig(path="tiny:t64", initializer_range=0)
+
+
+def test_qlora_without_bitsandbytes_is_refused_before_loading(tmp_path, monkeypatch):
+    import sys
+
+    from transformers import AutoModelForImageTextToText
+
+    from pgfselect.measure.config import ModelConfig
+    from pgfselect.measure.models import Runtime, load_model
+
+    def never(*a, **k):
+        raise AssertionError("the model was loaded before the refusal")
+
+    monkeypatch.setattr(AutoModelForImageTextToText, "from_pretrained", never)
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # as if not installed
+    with pytest.raises(PGFSelectError, match=r"'qlora' needs bitsandbytes: pip install 'pgfselect\[qlora\]'"):
+        load_model(str(tmp_path), ModelConfig(path="tiny:t64"), Runtime("cpu", "float32"), quantize_4bit=True)

@@ -131,10 +131,10 @@ def test_non_finite_loss_stops_the_cell_and_keeps_the_others(shared, monkeypatch
 
     real = ModelSession.finetune_and_evaluate
 
-    def diverge_on_depth(self, items, training, seed, eval_items, out_dir=None):
+    def diverge_on_depth(self, items, training, seed, eval_items, out_dir=None, **kwargs):
         if items[0].id.startswith("synthetic:Relative_Depth"):  # a learning rate that overflows
             training = training.model_copy(update={"learning_rate": 1e30, "method": "full"})
-        return real(self, items, training, seed, eval_items, out_dir)
+        return real(self, items, training, seed, eval_items, out_dir, **kwargs)
 
     monkeypatch.setattr(ModelSession, "finetune_and_evaluate", diverge_on_depth)
     out = shared["root"] / "nan"

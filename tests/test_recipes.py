@@ -281,6 +281,8 @@ def test_demo_recipe_validates_and_shares_the_measured_base(tmp_path, capsys):
     assert doc["target"] in measure_doc["tasks"] and doc["target"] not in measure_doc["sources"]
     assert doc["budget"] == measure_doc["training"]["examples_per_task"]
     assert 0 < doc["scarce_target"] < doc["budget"]  # the scarce-target story: a few target examples
+    for key in ("method", "train_vision", "learning_rate", "batch_size"):  # trained as the matrix was
+        assert doc["training"][key] == measure_doc["training"][key], key
     assert doc["evaluation"]["split"] == "test" and measure_doc["evaluation"]["split"] == "val"
     # A stand-in for the measured matrix (sources x all tasks, two seeds), where the recipe expects it.
     tasks, sources = measure_doc["tasks"], measure_doc["sources"]

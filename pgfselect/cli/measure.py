@@ -17,6 +17,12 @@ from .common import console, echo_json, format_option, quiet_option
               help="Run cells in this process, or as Ray tasks (one cell per task, num_gpus=1 on GPUs).")
 @click.option("--address", default=None, help="Ray cluster address ('auto', 'ray://host:10001'); "
               "default: start a local Ray instance.")
+@click.option("--max-retries", type=click.IntRange(0, 10), default=None,
+              help="With --executor ray: retries of a cell whose worker crashed or ran out of memory "
+              "[default: 2]; a cell that still fails is listed and the others go on.")
+@click.option("--gpus-per-cell", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --executor ray: GPUs each cell gets [default: 1 where the cluster has GPUs]; "
+              "more than 1 with model.device_map: auto spreads one large model over them.")
 @click.option("--force", is_flag=True, help="Measure into a folder that holds another config's cells "
               "(they are kept aside and never reused).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
@@ -31,8 +37,8 @@ from .common import console, echo_json, format_option, quiet_option
 @click.option("--budget", default="2k", show_default=True, help="With --adaptive: the budget the plan is made for.")
 @format_option
 @quiet_option
-def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adaptive, target, max_finetunes,
-            priors, budget, fmt, quiet):
+def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, force, cache_dir, dry_run, adaptive,
+            target, max_finetunes, priors, budget, fmt, quiet):
     """Measure the PGF matrix of CONFIG's model on CONFIG's tasks.
 
     Evaluates the model zero-shot, finetunes one adapter per (source task, seed) with TRL and
@@ -63,7 +69,18 @@ def measure(config, out_dir, executor, address, force, cache_dir, dry_run, adapt
         return
 
     from ..measure.engine import measure as run_measure
-    from ..measure.executors import make_executor
+    from ..measure.executors import make_executor as _make_executor
+
+    ray_options = {key: value for key, value in (("max_retries", max_retries), ("num_gpus_per_cell", gpus_per_cell))
+                   if value is not None}
+    if ray_options and executor != "ray":
+        from ..errors import PGFSelectError
+
+        flags = {"max_retries": "--max-retries", "num_gpus_per_cell": "--gpus-per-cell"}
+        raise PGFSelectError(f"{' and '.join(flags[k] for k in ray_options)} applies only to --executor ray")
+
+    def make_executor(name, address):
+        return _make_executor(name, address, **ray_options)
 
     if adaptive:
         _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, make_executor(executor, address),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Literal, Optional, Union
@@ -25,6 +26,16 @@ TINY_SIZES = ("t64", "t128")
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
               "constant_with_warmup", "inverse_sqrt")
 TINY_PREFIX = "tiny:"
+
+
+def expand_path(raw: str) -> str:
+    """``~`` and ``$VARS`` expanded; an unset variable is an error naming it (a path that silently
+    kept its ``$NAME`` would only fail later, as a folder not found)."""
+    expanded = os.path.expanduser(os.path.expandvars(raw))
+    if "$" in expanded:
+        var = expanded[expanded.index("$"):].split("/")[0]
+        raise ValueError(f"path {raw!r} uses {var}, which is not set in the environment")
+    return expanded
 
 
 class _Strict(BaseModel):
@@ -49,6 +60,9 @@ class ModelConfig(_Strict):
     path: str = Field(..., description="local Qwen2.5-VL/Qwen2-VL checkpoint folder, or tiny:t64 / tiny:t128")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # "auto": spread one model too large for one GPU over every GPU the process sees (accelerate's
+    # device_map); None puts the whole model on one device.
+    device_map: Optional[Literal["auto"]] = None
     # Image resolution bounds for the processor (pixels per image); None keeps the checkpoint's.
     min_pixels: Optional[int] = Field(None, ge=28 * 28)
     max_pixels: Optional[int] = Field(None, ge=28 * 28)
@@ -65,6 +79,8 @@ class ModelConfig(_Strict):
     @field_validator("path")
     @classmethod
     def _path(cls, v: str) -> str:
+        if not v.startswith(TINY_PREFIX):
+            v = expand_path(v)
         if v.startswith(TINY_PREFIX):
             size = v[len(TINY_PREFIX):]
             if size not in TINY_SIZES:
@@ -114,6 +130,13 @@ class TrainingConfig(_Strict):
     gradient_accumulation_steps: int = Field(1, ge=1)
     gradient_checkpointing: bool = False
     examples_per_task: Optional[int] = Field(256, ge=1)  # None: the whole train split
+    # False (the usual Qwen2.5-VL practice): the vision tower (visual.*, with its merger) stays frozen,
+    # gets no LoRA and, with qlora, is not quantized; only the language model is adapted.
+    # True: the vision tower is adapted (LoRA on its linear layers, or trained with method full).
+    train_vision: bool = False
+    # Training curves: "tensorboard" writes event files beside the adapter, "wandb" logs to
+    # Weights & Biases (needs the wandb package and a login). Not in the config hash.
+    report_to: Literal["none", "tensorboard", "wandb"] = "none"
 
     @model_validator(mode="after")
     def _steps_or_epochs(self):
@@ -149,6 +172,14 @@ class MeasureConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvalConfig = EvalConfig()
     keep_adapters: bool = True
+    # Where cells write their adapters. Must be storage every Ray worker shares with the driver
+    # (checked in each worker); None: DIR/adapters (a remote Ray worker sends its adapter back).
+    adapters_dir: Optional[str] = None
+
+    @field_validator("adapters_dir")
+    @classmethod
+    def _adapters_dir(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else str(Path(expand_path(v)).resolve())
 
     @field_validator("seeds")
     @classmethod
@@ -199,15 +230,30 @@ class MeasureConfig(_Strict):
     def config_hash(self) -> str:
         """Key of the cell cache: everything that changes a cell's numbers.
 
-        Seeds, sources, name and keep_adapters are left out, so adding a seed or a source to a
-        finished run reuses its cells; the prompt version and each task's provenance are in.
+        Seeds, sources, name, where adapters go and how curves are logged are left out, so adding
+        a seed or a source to a finished run reuses its cells; the prompt version and each task's
+        provenance are in.
         """
-        doc = self.model_dump(mode="json", exclude={"name", "seeds", "sources", "keep_adapters"})
+        doc = self.model_dump(mode="json", exclude={"name": True, "seeds": True, "sources": True,
+                                                    "keep_adapters": True, "adapters_dir": True,
+                                                    "training": {"report_to"}})
+        drop_legacy_defaults(doc)
         doc["tasks"] = sorted(self.tasks)
         doc["prompt_version"] = _prompt_version()
         doc["task_provenance"] = {t: self.task(t).provenance() for t in sorted(self.tasks)}
         blob = json.dumps(doc, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def drop_legacy_defaults(doc: dict) -> None:
+    """Leave out of a hashed config dump the settings added after cells were first cached, where
+    their value reproduces what those cells did (LoRA and full training reached the vision tower,
+    one device per model), so those caches and built bases stay valid; the new defaults
+    (vision frozen) hash differently, as they train differently."""
+    if doc.get("training", {}).get("train_vision") is True:
+        del doc["training"]["train_vision"]
+    if "model" in doc and doc["model"].get("device_map") is None:
+        doc["model"].pop("device_map", None)
 
 
 def _prompt_version() -> str:

@@ -13,7 +13,10 @@ import io
 import json
 import os
 import shutil
+import socket
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,50 +62,106 @@ _SESSION: dict = {}
 
 def _session(cfg: MeasureConfig, base_path: str):
     """Per-process session: the processor and preprocessed evaluation sets are built once and
-    reused by every later cell in the same process (local run or a reused Ray worker)."""
+    reused by every later cell in the same process (local run or a reused Ray worker).
+    Returns (session, eval_items, reused)."""
     from .runner import ModelSession
 
     key = (cfg.config_hash(), base_path)
-    if _SESSION.get("key") != key:
+    reused = _SESSION.get("key") == key
+    if not reused:
         ev = cfg.evaluation
         _SESSION.clear()
         _SESSION.update(key=key, session=ModelSession(cfg.model, base_path, ev),
                         eval_items={t: cfg.task(t).items(ev.split, n=ev.n_items, seed=ev.seed) for t in cfg.tasks})
-    return _SESSION["session"], _SESSION["eval_items"]
+    return _SESSION["session"], _SESSION["eval_items"], reused
+
+
+SHARED_MARK = ".pgfselect-shared-storage"
 
 
 def run_cell(job: dict) -> dict:
-    """Compute one cell; returns its record (``status`` 'done' or 'failed'). Picklable for Ray."""
+    """Compute one cell; returns its record (``status`` 'done' or 'failed'). Picklable for Ray.
+
+    In a worker that resolves the config to another hash than the driver's (its tasks read other
+    data: a different $PGFSELECT_BLINK_DIR, custom-task manifest or package version) the cell is
+    refused rather than filed under the driver's hash.
+    """
     from .models import prepare_base
     from .training import CellFailed
 
     cfg = MeasureConfig.model_validate(job["config"])
     cell = Cell(job["source"], job["seed"])
+    worker = {"pid": os.getpid(), "host": socket.gethostname()}
+    chash = cfg.config_hash()
+    if job.get("config_hash") and chash != job["config_hash"]:
+        return {"source": cell.source, "seed": cell.seed, "status": "failed", "worker": worker,
+                "error": f"the worker on {worker['host']} resolves the config to hash {chash}, the driver to "
+                         f"{job['config_hash']}: its tasks' data or package versions differ (check "
+                         "PGFSELECT_BLINK_DIR, PGFSELECT_CUSTOM_TASKS and pgfselect's version on the workers)"}
+    adapters_root = job.get("adapters_root")
+    if adapters_root and job.get("shared_token"):
+        mark = Path(adapters_root) / SHARED_MARK
+        if not mark.is_file() or mark.read_text() != job["shared_token"]:
+            return {"source": cell.source, "seed": cell.seed, "status": "failed", "worker": worker,
+                    "error": f"adapters_dir {adapters_root!r} on {worker['host']} is not the driver's folder "
+                             "(not shared storage); mount it on every worker, or leave adapters_dir unset "
+                             "to send adapters back to the driver"}
     base_path = job.get("base_path")
     if not base_path or not Path(base_path).is_dir():  # a remote worker without the driver's disk
         base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], job["cache_dir"])
-    session, eval_items = _session(cfg, base_path)
-    record = {"source": cell.source, "seed": cell.seed, "model": matrix_model_name(cfg),
+    session, eval_items, worker["session_reused"] = _session(cfg, base_path)
+    record = {"source": cell.source, "seed": cell.seed, "model": matrix_model_name(cfg), "worker": worker,
               "versions": package_versions(HEAVY_PACKAGES)}
     if cell.is_base:
-        outcome = session.evaluate_base(eval_items)
+        outcome = session.evaluate_base(eval_items, cfg.training)
     else:
         items = cfg.task(cell.source).items("train", n=cfg.training.examples_per_task, seed=cell.seed)
-        adapter_dir = Path(job["out_dir"]) / "adapters" / cfg.config_hash() / cell.key if cfg.keep_adapters else None
-        tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp") if adapter_dir else None
+        scratch = None
+        if adapters_root:
+            final = Path(adapters_root) / chash / cell.key
+            final.parent.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+        elif job.get("return_adapters"):
+            scratch = Path(tempfile.mkdtemp(prefix="pgfselect-cell-"))
+        adapter_tmp = scratch / "adapter" if scratch and cfg.keep_adapters else None
+        log_dir = scratch / "adapter" / "tensorboard" if scratch else None
         try:
-            outcome = session.finetune_and_evaluate(items, cfg.training, cell.seed, eval_items, tmp)
+            outcome = session.finetune_and_evaluate(items, cfg.training, cell.seed, eval_items, adapter_tmp,
+                                                    log_dir=log_dir, run_name=f"{chash}/{cell.key}")
+            written = scratch is not None and (scratch / "adapter").is_dir()
+            if written and adapters_root:
+                shutil.rmtree(final, ignore_errors=True)
+                os.replace(scratch / "adapter", final)  # atomic: a killed cell leaves no half adapter
+                record["adapter_dir"] = str(final)
+            elif written:
+                record["adapter_files"] = _pack(scratch / "adapter")
         except CellFailed as exc:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
             return {**record, "status": "failed", "error": str(exc)}
-        if adapter_dir is not None:
-            shutil.rmtree(adapter_dir, ignore_errors=True)
-            os.replace(tmp, adapter_dir)
-            record["adapter_dir"] = str(adapter_dir.relative_to(job["out_dir"]))
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
         record["train"] = outcome.train
     record.update(status="done", results=outcome.results, eval_seconds=round(outcome.eval_seconds, 3))
     return record
+
+
+def _pack(folder: Path) -> dict[str, bytes]:
+    """A small folder (an adapter, its event files) as {relative path: bytes}, for the driver."""
+    return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def _unpack(files: dict[str, bytes], target: Path) -> None:
+    """Write what a worker sent back into ``target``, replacing it at once (rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        for rel, data in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(data)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ the grid
@@ -114,7 +173,9 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     ``cache_dir`` holds prepared tiny bases (default ``out_dir``; ``$PGFSELECT_CACHE_DIR`` too).
     """
     from .executors import LocalExecutor
+    from .training import preflight
 
+    preflight(cfg.training)  # a missing optional package: refused before anything is written
     start = time.perf_counter()
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -135,11 +196,18 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
             from .models import prepare_base
 
             base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], cache_dir, log=progress.log)
-            jobs = [{"config": cfg.model_dump(mode="json"), "source": c.source, "seed": c.seed,
-                     "base_path": base_path, "cache_dir": str(cache_dir), "out_dir": str(out_dir)} for c in todo]
+            common = {"config": cfg.model_dump(mode="json"), "config_hash": chash, "base_path": base_path,
+                      "cache_dir": str(cache_dir), **_adapter_route(cfg, out_dir, executor)}
+            jobs = [{**common, "source": c.source, "seed": c.seed} for c in todo]
             for job, record in executor.run(run_cell, jobs):
                 cell = Cell(job["source"], job["seed"])
                 if record["status"] == "done":
+                    files = record.pop("adapter_files", None)
+                    if files is not None:  # sent back by a worker: file it in DIR/adapters
+                        _unpack(files, out_dir / "adapters" / chash / cell.key)
+                        record["adapter_dir"] = str(out_dir / "adapters" / chash / cell.key)
+                    if record.get("adapter_dir") and Path(record["adapter_dir"]).is_relative_to(out_dir):
+                        record["adapter_dir"] = str(Path(record["adapter_dir"]).relative_to(out_dir))
                     cache.put(cell, record)
                     summary.computed += 1
                 else:
@@ -155,6 +223,20 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
         "executor": getattr(executor, "name", type(executor).__name__),
         "versions": package_versions(HEAVY_PACKAGES)}, indent=1))
     return summary
+
+
+def _adapter_route(cfg: MeasureConfig, out_dir: Path, executor) -> dict:
+    """Where a cell puts its adapter: ``adapters_dir`` (checked in each worker to be the driver's
+    folder through a token file), ``DIR/adapters`` when the cells run on this machine's disk, or
+    back to the driver in the cell's result (a Ray worker may be another machine)."""
+    if cfg.adapters_dir:
+        root = Path(cfg.adapters_dir)
+        token = uuid.uuid4().hex
+        atomic_write(root / SHARED_MARK, token)
+        return {"adapters_root": str(root), "shared_token": token}
+    if getattr(executor, "shares_disk", True):
+        return {"adapters_root": str(out_dir / "adapters")}
+    return {"return_adapters": True}
 
 
 def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:

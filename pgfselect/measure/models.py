@@ -7,8 +7,10 @@ logits near zero), so :func:`prepare_base` gives it a short full finetune on the
 first, the stand-in for pretraining, and caches the result on disk under a hash of everything
 that built it.
 
-The stock Qwen2.5-VL processor needs a video processor, which needs torchvision;
-:func:`processor_class` leaves it out and registers itself with ``AutoProcessor``.
+The stock Qwen2.5-VL processor needs a video processor, which needs torchvision, and the pinned
+transformers rejects the older ``Qwen2_5_VLImageProcessor`` preprocessor form; :func:`load_processor`
+builds an image-only processor (:func:`processor_class`) from the folder's files for both.
+:func:`build_random_checkpoint` makes a random model with a real checkpoint's processor files.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import PGFSelectError
-from .config import TINY_PREFIX, ModelConfig, TrainingConfig
+from .config import TINY_PREFIX, ModelConfig, TrainingConfig, drop_legacy_defaults
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
@@ -148,6 +150,7 @@ def base_key(cfg: ModelConfig, tasks: list) -> str:
     doc = {"model": cfg.model_dump(mode="json"), "warmup": _dump(cfg.effective_warmup()),
            "tasks": [t.id for t in tasks], "prompt_version": str(PROMPT_VERSION),
            "provenance": {t.id: t.provenance() for t in tasks}}
+    drop_legacy_defaults(doc)  # bases built before model.device_map existed stay valid
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -191,8 +194,9 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
     build_tiny(cfg.path[len(TINY_PREFIX):], [prompt_text_for_tokenizer(it) for it in items], raw, seed=warm.seed,
                initializer_range=cfg.initializer_range)
     if warm.steps:
-        training = TrainingConfig(method="full", learning_rate=warm.learning_rate, max_steps=warm.steps,
-                                  batch_size=warm.batch_size, lr_scheduler="constant_with_warmup",
+        # The random base's vision tower has to learn too (train_vision).
+        training = TrainingConfig(method="full", train_vision=True, learning_rate=warm.learning_rate,
+                                  max_steps=warm.steps, batch_size=warm.batch_size, lr_scheduler="constant_with_warmup",
                                   warmup_ratio=0.05, examples_per_task=warm.examples_per_task)
         res = train_model(cfg, str(raw), items, training, seed=warm.seed, out_dir=out, base_is_path=True)
         losses = [(h["step"], h["loss"]) for h in res.log_history if "loss" in h]
@@ -207,22 +211,69 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
 
 
 # ------------------------------------------------------------------ loading
-def load_processor(path: str, cfg: ModelConfig):
-    """The checkpoint's processor, or an image-only one where the stock processor needs torchvision."""
-    from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer, ProcessorMixin
+# image_processor_type values of Qwen2-VL-family checkpoints. Qwen2_5_VLImageProcessor is the
+# older form (early official Qwen2.5-VL snapshots, most AWQ/unsloth/finetuned copies) that the
+# pinned transformers no longer knows: it is the same processor as Qwen2VLImageProcessor.
+QWEN_VL_IMAGE_PROCESSORS = ("Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast", "Qwen2VLImageProcessorPil",
+                            "Qwen2_5_VLImageProcessor")
+QWEN_VL_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
+# Module-name pattern of the vision tower (its blocks and the merger), for the bitsandbytes skip
+# list (matched from the start of a name) and PEFT's exclude_modules (a full match).
+VISION_MODULES = r"(.*\.)?visual"
 
-    cls = processor_class()
+
+def _read_json(path: Path) -> dict:
     try:
-        proc = AutoProcessor.from_pretrained(path)
-    except (OSError, ImportError, AttributeError, ValueError):
-        proc = None
-    if not isinstance(proc, ProcessorMixin):
-        try:
-            tok = AutoTokenizer.from_pretrained(path)
-            proc = cls(AutoImageProcessor.from_pretrained(path), tok,
-                       chat_template=getattr(tok, "chat_template", None) or chat_template())
-        except (OSError, ValueError) as exc:
-            raise PGFSelectError(f"cannot load a processor from {path!r}: {exc}".splitlines()[0]) from None
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PGFSelectError(f"cannot read {str(path)!r}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise PGFSelectError(f"{str(path)!r} is not a JSON object")
+    return doc
+
+
+def load_processor(path: str, cfg: ModelConfig):
+    """An image-only Qwen2-VL-family processor for the checkpoint folder ``path``.
+
+    Built from its tokenizer, its ``preprocessor_config.json`` (either form of
+    ``image_processor_type``; always the PIL backend, which needs no torchvision) and its chat
+    template (``chat_template.json``/``.jinja``, else TRL's Qwen2.5-VL template). The stock
+    AutoProcessor is not used: it needs a video processor (torchvision) and rejects the older form.
+    """
+    from transformers import AutoTokenizer
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    folder = Path(path)
+    model_type = _read_json(folder / "config.json").get("model_type")
+    if model_type not in QWEN_VL_MODEL_TYPES:
+        raise PGFSelectError(f"{str(folder / 'config.json')!r}: model_type {model_type!r} is not supported; "
+                             f"valid: {', '.join(QWEN_VL_MODEL_TYPES)} (Qwen2-VL / Qwen2.5-VL checkpoints)")
+    # Checkpoints keep the image processor settings in preprocessor_config.json; transformers 5
+    # saves them inside processor_config.json (our tiny models).
+    pre_path = folder / "preprocessor_config.json"
+    if pre_path.is_file():
+        pre = _read_json(pre_path)
+        field = "image_processor_type"
+    elif (folder / "processor_config.json").is_file():
+        pre_path = folder / "processor_config.json"
+        pre = _read_json(pre_path).get("image_processor") or {}
+        field = "image_processor.image_processor_type"
+    else:
+        raise PGFSelectError(f"{str(pre_path)!r} not found: a Qwen2-VL-family checkpoint folder carries its "
+                             "image processor settings there")
+    kind = pre.get("image_processor_type")
+    if kind not in QWEN_VL_IMAGE_PROCESSORS:
+        raise PGFSelectError(f"{str(pre_path)!r}: {field} {kind!r} is not a Qwen2-VL-family image "
+                             f"processor; valid: {', '.join(QWEN_VL_IMAGE_PROCESSORS)}")
+    # This class whatever the file names (the older name is the same processor).
+    image_processor = Qwen2VLImageProcessorPil.from_dict(
+        {k: v for k, v in pre.items() if k not in ("image_processor_type", "processor_class")})
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise PGFSelectError(f"cannot load the tokenizer from {path!r}: {str(exc).splitlines()[0]}") from None
+    template = _folder_chat_template(folder) or getattr(tokenizer, "chat_template", None) or chat_template()
+    proc = processor_class()(image_processor, tokenizer, chat_template=template)
     if cfg.min_pixels or cfg.max_pixels:
         size = dict(proc.image_processor.size or {})
         if cfg.min_pixels:
@@ -230,32 +281,106 @@ def load_processor(path: str, cfg: ModelConfig):
         if cfg.max_pixels:
             size["longest_edge"] = cfg.max_pixels
         proc.image_processor.size = size
-    if getattr(proc, "chat_template", None) is None:
-        proc.chat_template = chat_template()
     return proc
 
 
-def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: bool = False):
-    """A Qwen2.5-VL / Qwen2-VL model for training or scoring, on the runtime's device and dtype."""
+def _folder_chat_template(folder: Path) -> str | None:
+    """The checkpoint's own chat template (transformers 5 keeps it beside the tokenizer files)."""
+    if (folder / "chat_template.jinja").is_file():
+        return (folder / "chat_template.jinja").read_text()
+    if (folder / "chat_template.json").is_file():
+        return _read_json(folder / "chat_template.json").get("chat_template")
+    return None
+
+
+def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: bool = False,
+               quantize_vision: bool = False):
+    """A Qwen2.5-VL / Qwen2-VL model for training or scoring, on the runtime's device and dtype.
+
+    ``quantize_4bit``: bitsandbytes NF4 (GPU or CPU). The vision tower stays unquantized unless
+    ``quantize_vision`` (it is small, and 4-bit rounding of its features hurts every answer).
+    ``cfg.device_map == "auto"`` spreads the model over the visible GPUs (accelerate).
+    """
     from transformers import AutoModelForImageTextToText
 
     kwargs = dict(dtype=runtime.torch_dtype)
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
     if quantize_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise PGFSelectError("training.method 'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'") from None
         from transformers import BitsAndBytesConfig
 
+        # An explicit skip list replaces transformers' default one, so lm_head is named again.
+        skip = ["lm_head"] + ([] if quantize_vision else [VISION_MODULES])
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=runtime.torch_dtype)
+            bnb_4bit_compute_dtype=runtime.torch_dtype, llm_int8_skip_modules=skip)
+    if cfg.device_map == "auto":
+        kwargs["device_map"] = "auto"
+    elif quantize_4bit:  # bitsandbytes places the weights while it loads them
         kwargs["device_map"] = {"": 0} if runtime.device == "cuda" else "cpu"
     try:
         model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:
         raise PGFSelectError(f"cannot load model from {path!r}: {str(exc).splitlines()[0]}") from None
-    if not quantize_4bit:
+    if "device_map" not in kwargs:
         model.to(runtime.device)
     return model
+
+
+def release_memory() -> None:
+    """Free what the last cell left: unreachable models and optimizer state (reference cycles in
+    the trainer keep them alive until a collection) and PyTorch's cached CUDA blocks."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------ random checkpoints
+def build_random_checkpoint(files_dir: str | Path, config: dict, out_dir: str | Path, *,
+                            preprocessor: str = "preprocessor_config.json", seed: int = 0,
+                            dtype: str = "float32", device: str = "cpu") -> Path:
+    """A randomly initialised Qwen2.5-VL checkpoint folder with real processor files.
+
+    ``files_dir`` holds a real checkpoint's tokenizer files, chat template and preprocessor
+    config(s) (e.g. ``../shared/fixtures/qwen2.5-vl-processor``); ``config`` is a
+    ``Qwen2_5_VLConfig`` as a dict (a tiny one for tests, the real 3B/7B sizes for the GPU check);
+    ``preprocessor`` is the file saved as ``preprocessor_config.json`` (either form). It tokenizes
+    and preprocesses exactly as the real checkpoint; only the weights are random. ``device``
+    "cuda" initialises a billions-of-parameters model in seconds rather than CPU-minutes.
+    """
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    files_dir, out_dir = Path(files_dir), Path(out_dir)
+    if not (files_dir / preprocessor).is_file():
+        raise PGFSelectError(f"{str(files_dir / preprocessor)!r} not found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "chat_template.json",
+                 "chat_template.jinja", "special_tokens_map.json"):
+        if (files_dir / name).is_file():
+            shutil.copyfile(files_dir / name, out_dir / name)
+    shutil.copyfile(files_dir / preprocessor, out_dir / "preprocessor_config.json")
+    cfg = {k: v for k, v in config.items() if k not in ("architectures", "dtype", "transformers_version", "model_type")}
+    torch.manual_seed(seed)
+    torch_dtype = getattr(torch, dtype)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch_dtype)  # built in its dtype: no float32 copy of a 7B model
+    try:
+        with torch.device(device):
+            model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(**cfg))
+    finally:
+        torch.set_default_dtype(previous)
+    model.save_pretrained(out_dir)
+    del model
+    return out_dir
 
 
 def quiet_libraries() -> None:

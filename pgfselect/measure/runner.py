@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..errors import PGFSelectError
 from .config import EvalConfig, ModelConfig, TrainingConfig
 
 HEAVY_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
@@ -48,16 +47,21 @@ class ModelSession:
                                            dtype=self.runtime.torch_dtype)
         return self._eval_sets[key]
 
-    def load_base(self, quantize_4bit: bool = False):
+    def load_base(self, training: TrainingConfig | None = None):
+        """A fresh copy of the base, 4-bit for ``training.method == 'qlora'`` (so the zero-shot
+        score of a QLoRA grid is the quantized base's, the model its adapters start from)."""
         from .models import load_model
 
-        return load_model(self.base_path, self.model_cfg, self.runtime, quantize_4bit=quantize_4bit)
+        qlora = training is not None and training.method == "qlora"
+        return load_model(self.base_path, self.model_cfg, self.runtime, quantize_4bit=qlora,
+                          quantize_vision=qlora and training.train_vision)
 
     def evaluate(self, model, eval_items: dict) -> dict:
         """{task id: ScoreResult.record()} for ``model`` on each task's items."""
         import torch
 
         from .scoring import score
+        from .training import CellOutOfMemory
 
         out = {}
         for task_id, items in eval_items.items():
@@ -65,30 +69,45 @@ class ModelSession:
                 res = score(model, self.eval_set(task_id, items), self.runtime.device,
                             format_check=self.eval_cfg.format_check, processor=self.processor)
             except torch.OutOfMemoryError:
-                raise PGFSelectError(f"out of memory while scoring {task_id} with evaluation.batch_size "
+                raise CellOutOfMemory(f"out of memory while scoring {task_id} with evaluation.batch_size "
                                      f"{self.eval_cfg.batch_size}: lower evaluation.batch_size") from None
             out[task_id] = res.record()
         return out
 
-    def evaluate_base(self, eval_items: dict) -> CellOutcome:
+    def evaluate_base(self, eval_items: dict, training: TrainingConfig | None = None) -> CellOutcome:
+        """Zero-shot scores; with ``training`` the base as its finetunes load it (4-bit for qlora)."""
+        from .models import release_memory
+
         start = time.perf_counter()
-        model = self.load_base()
-        results = self.evaluate(model, eval_items)
+        model = self.load_base(training)
+        try:
+            results = self.evaluate(model, eval_items)
+        finally:  # the next cell must not find this model still resident
+            del model
+            release_memory()
         return CellOutcome(results, eval_seconds=time.perf_counter() - start)
 
     def finetune_and_evaluate(self, train_items, training: TrainingConfig, seed: int, eval_items: dict,
-                              out_dir=None) -> CellOutcome:
-        """Train on ``train_items`` from the base, then score on every task in ``eval_items``.
-        ``out_dir``: where the adapter (or full model) is saved; None keeps nothing."""
-        from .training import train_model
+                              out_dir=None, log_dir=None, run_name: str | None = None) -> CellOutcome:
+        """Train on ``train_items`` from a freshly loaded base, then score on every task in
+        ``eval_items``. ``out_dir``: where the adapter (or full model) is saved; None keeps nothing.
+        The model, its optimizer state and the CUDA cache are released before returning."""
+        from .models import release_memory
+        from .training import preflight, train_model
 
-        model = self.load_base(quantize_4bit=training.method == "qlora")
-        res = train_model(self.model_cfg, model, train_items, training, seed, out_dir, runtime=self.runtime,
-                          processor=self.processor, base_is_path=False)
-        start = time.perf_counter()
-        results = self.evaluate(res.model, eval_items)
-        train = {"item_ids": [it.id for it in train_items], "steps": res.steps,
-                 "final_loss": res.final_loss, "train_seconds": round(res.train_seconds, 3)}
+        preflight(training)  # before the base loads
+        model = res = None
+        try:
+            model = self.load_base(training)
+            res = train_model(self.model_cfg, model, train_items, training, seed, out_dir, runtime=self.runtime,
+                              processor=self.processor, base_is_path=False, log_dir=log_dir, run_name=run_name)
+            train = {"item_ids": [it.id for it in train_items], "steps": res.steps,
+                     "final_loss": res.final_loss, "train_seconds": round(res.train_seconds, 3)}
+            start = time.perf_counter()
+            results = self.evaluate(res.model, eval_items)
+        finally:
+            del model, res
+            release_memory()
         return CellOutcome(results, train, time.perf_counter() - start)
 
 

@@ -22,6 +22,11 @@ class CellFailed(RuntimeError):
     The grid records it and moves on to the other cells."""
 
 
+class CellOutOfMemory(PGFSelectError):
+    """Out of memory in a cell. The Ray executor retries it (a fresh attempt after the memory of
+    the previous one is released may fit); in-process it stops the run with its advice."""
+
+
 @dataclass
 class TrainResult:
     model: object  # the trained model (a PeftModel for lora/qlora)
@@ -43,7 +48,7 @@ def training_dataset(items):
     return Dataset.from_list([training_row(it) for it in items])
 
 
-def sft_config(training: TrainingConfig, runtime, seed: int, output_dir: str):
+def sft_config(training: TrainingConfig, runtime, seed: int, output_dir: str, run_name: str | None = None):
     """The ``SFTConfig`` for a training config; also used by the bare-TRL benchmark."""
     from trl import SFTConfig
 
@@ -61,7 +66,10 @@ def sft_config(training: TrainingConfig, runtime, seed: int, output_dir: str):
         logging_steps=max(1, min(10, total // 10)) if total else 10,
         # The default filter hides NaN/inf losses from the logs, and so from the NaN check.
         logging_nan_inf_filter=False,
-        save_strategy="no", report_to="none", disable_tqdm=True,
+        # TensorBoard is attached as a callback with its own log folder (train_model): the Trainer's
+        # would write into output_dir, a temporary folder.
+        save_strategy="no", report_to="wandb" if training.report_to == "wandb" else "none",
+        run_name=run_name, disable_tqdm=True,
         use_cpu=runtime.device == "cpu", bf16=runtime.dtype == "bfloat16", fp16=runtime.dtype == "float16",
         gradient_checkpointing=training.gradient_checkpointing,
         # Truncation silently drops the answer (NaN loss) or breaks image tokens in VLM batches.
@@ -71,10 +79,59 @@ def sft_config(training: TrainingConfig, runtime, seed: int, output_dir: str):
 
 
 def lora_config(training: TrainingConfig):
+    """LoRA on ``target_modules``; not on the vision tower unless ``train_vision`` (module names
+    such as ``gate_proj`` or ``all-linear`` match its layers too)."""
     from peft import LoraConfig
 
+    from .models import VISION_MODULES
+
+    exclude = None if training.train_vision else rf"{VISION_MODULES}(\..*)?"
     return LoraConfig(r=training.rank, lora_alpha=training.alpha, lora_dropout=training.dropout,
-                      target_modules=training.target_modules, task_type="CAUSAL_LM")
+                      target_modules=training.target_modules, exclude_modules=exclude, task_type="CAUSAL_LM")
+
+
+def freeze_vision(model) -> int:
+    """Freeze the vision tower's parameters (full finetuning with ``train_vision: false``);
+    returns how many tensors were frozen."""
+    import re
+
+    from .models import VISION_MODULES
+
+    pattern = re.compile(rf"{VISION_MODULES}\.")
+    frozen = 0
+    for name, param in model.named_parameters():
+        if pattern.match(name):
+            param.requires_grad_(False)
+            frozen += 1
+    return frozen
+
+
+def preflight(training: TrainingConfig) -> None:
+    """Refuse, before any model loads, a training config whose optional packages are missing."""
+    import importlib.util
+
+    needs = {"qlora": ("bitsandbytes", "training.method 'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'")}
+    needs_report = {"wandb": ("wandb", "training.report_to 'wandb' needs the wandb package: pip install wandb "
+                                       "(and wandb login); or use 'tensorboard' or 'none'"),
+                    "tensorboard": ("tensorboard", "training.report_to 'tensorboard' needs tensorboard: "
+                                                   "pip install 'pgfselect[train]'")}
+    for package, message in (needs.get(training.method, (None, None)),
+                             needs_report.get(training.report_to, (None, None))):
+        if package and importlib.util.find_spec(package) is None:
+            raise PGFSelectError(message)
+
+
+def _report_callbacks(training: TrainingConfig, log_dir):
+    """The curve loggers for ``training.report_to`` (wandb goes through SFTConfig.report_to)."""
+    preflight(training)
+    if training.report_to != "tensorboard":
+        return []
+    if log_dir is None:
+        raise PGFSelectError("training.report_to 'tensorboard' needs a folder for the event files")
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+
+    return [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
 
 
 def _finite_loss_callback():
@@ -96,9 +153,14 @@ def _finite_loss_callback():
 
 def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, seed: int,
                 out_dir: str | Path | None = None, *, runtime=None, processor=None,
-                base_is_path: bool = True) -> TrainResult:
-    """Finetune ``base`` (a checkpoint path, or a loaded model with ``base_is_path=False``) on
-    ``items``. With ``out_dir`` the adapter (or the full model and its processor) is saved there.
+                base_is_path: bool = True, log_dir: str | Path | None = None,
+                run_name: str | None = None) -> TrainResult:
+    """Finetune ``base`` (a checkpoint path, or a freshly loaded model with ``base_is_path=False``)
+    on ``items``. With ``out_dir`` the adapter (or the full model and its processor) is saved there;
+    ``log_dir``: where TensorBoard event files go (``training.report_to: tensorboard``).
+
+    A 4-bit (qlora) base must be loaded fresh for training: one that already ran an inference
+    forward fails on CPU in bitsandbytes' ``result += bias`` (an in-place op on a view of a leaf).
 
     Raises :class:`CellFailed` on a non-finite loss and :class:`PGFSelectError` on out-of-memory.
     """
@@ -110,30 +172,31 @@ def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, s
 
     quiet_libraries()
     runtime = runtime or detect_runtime(model_cfg)
-    if training.method == "qlora" and runtime.device != "cuda":
-        raise PGFSelectError("training.method 'qlora' needs a CUDA GPU (bitsandbytes 4-bit); "
-                             "use 'lora' on CPU")
+    reporters = _report_callbacks(training, log_dir)  # refuse before loading anything
+    dataset = training_dataset(items)
     if base_is_path:
         processor = processor or load_processor(base, model_cfg)
-        model = load_model(base, model_cfg, runtime, quantize_4bit=training.method == "qlora")
+        model = load_model(base, model_cfg, runtime, quantize_4bit=training.method == "qlora",
+                           quantize_vision=training.train_vision)
     else:
         model = base
-    dataset = training_dataset(items)
+    if training.method == "full" and not training.train_vision:
+        freeze_vision(model)
     callback = _finite_loss_callback()
     with tempfile.TemporaryDirectory(prefix="pgfselect-sft-") as tmp:
-        trainer = SFTTrainer(model=model, args=sft_config(training, runtime, seed, tmp), train_dataset=dataset,
-                             processing_class=processor, callbacks=[callback],
+        trainer = SFTTrainer(model=model, args=sft_config(training, runtime, seed, tmp, run_name),
+                             train_dataset=dataset, processing_class=processor, callbacks=[callback, *reporters],
                              peft_config=None if training.method == "full" else lora_config(training))
         trainer.remove_callback(PrinterCallback)  # its per-log prints would break the progress display
         start = time.perf_counter()
         try:
             trainer.train()
         except torch.OutOfMemoryError:
-            raise PGFSelectError(
+            raise CellOutOfMemory(
                 f"out of memory while training with batch_size {training.batch_size}: lower "
                 "training.batch_size (raise gradient_accumulation_steps to keep the effective batch), "
                 "enable training.gradient_checkpointing, or lower model.max_pixels") from None
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start  # (TensorBoardCallback closes its writer at train end)
     if callback.bad is not None:
         step, loss = callback.bad
         raise CellFailed(f"loss became {loss} at step {step} (lower training.learning_rate "
@@ -141,12 +204,16 @@ def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, s
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     model = trainer.model
     model.eval()
+    steps, history = trainer.state.global_step, list(trainer.state.log_history)
+    # The trainer holds the optimizer state (2x the trainable weights) and, through its
+    # accelerator, the model: drop it now so the caller's release frees both.
+    trainer.accelerator.free_memory()
+    del trainer
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(out_dir)
         if training.method == "full":
             processor.save_pretrained(out_dir)
-    return TrainResult(model=model, processor=processor, steps=trainer.state.global_step,
-                       train_seconds=seconds, final_loss=losses[-1] if losses else None,
-                       log_history=list(trainer.state.log_history))
+    return TrainResult(model=model, processor=processor, steps=steps, train_seconds=seconds,
+                       final_loss=losses[-1] if losses else None, log_history=history)

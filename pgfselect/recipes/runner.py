@@ -144,10 +144,12 @@ class RecipeRunner:
             atomic_write(tmp / "config.json", json.dumps(run_config(self.loaded, res, run), indent=1))
             atomic_write(tmp / "versions.json", json.dumps(package_versions(_PACKAGES), indent=1))
             if run.strategy == "zero_shot":
-                outcome = session.evaluate_base(eval_items)
+                outcome = session.evaluate_base(eval_items, r.training)
             else:
                 try:
-                    outcome = session.finetune_and_evaluate([it for _, it in items], r.training, run.seed, eval_items)
+                    outcome = session.finetune_and_evaluate([it for _, it in items], r.training, run.seed, eval_items,
+                                                            log_dir=tmp / "tensorboard",  # with report_to
+                                                            run_name=f"{run.strategy}/seed_{run.seed}")
                 except CellFailed as exc:
                     raise PGFSelectError(f"run {run.strategy} seed {run.seed} failed: {exc}") from None
             _write_jsonl(tmp / "predictions.jsonl",

@@ -24,7 +24,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
-from ..measure.config import EvalConfig, ModelConfig, TrainingConfig, _Strict, validate_config
+from ..measure.config import (EvalConfig, ModelConfig, TrainingConfig, _Strict, drop_legacy_defaults,
+                              validate_config)
 from ..plan.budget import parse_examples
 from ..plan.planner import DEFAULT_KAPPA
 
@@ -133,18 +134,6 @@ class Recipe(_Strict):
     training: TrainingConfig = TrainingConfig()
     evaluation: RecipeEval = RecipeEval()
 
-    @field_validator("model", mode="before")
-    @classmethod
-    def _expand_model_path(cls, v):
-        if isinstance(v, dict) and isinstance(v.get("path"), str) and not v["path"].startswith("tiny:"):
-            raw = v["path"]
-            expanded = os.path.expanduser(os.path.expandvars(raw))
-            if "$" in expanded:
-                var = expanded[expanded.index("$"):].split("/")[0]
-                raise ValueError(f"path {raw!r} uses {var}, which is not set in the environment")
-            v = {**v, "path": expanded}
-        return v
-
     @field_validator("budget")
     @classmethod
     def _budget(cls, v):
@@ -224,7 +213,9 @@ class Recipe(_Strict):
     def content_hash(self, resolved: dict) -> str:
         """Key of the run folder: everything that changes a run's numbers. Seeds, baselines and the
         name are left out, so adding a seed or a baseline to a finished folder reuses its runs."""
-        doc = self.model_dump(mode="json", exclude={"name", "seeds", "baselines"})
+        doc = self.model_dump(mode="json", exclude={"name": True, "seeds": True, "baselines": True,
+                                                    "training": {"report_to"}})  # logging changes no number
+        drop_legacy_defaults(doc)  # folders made before train_vision/device_map existed stay valid
         doc["resolved"] = resolved
         blob = json.dumps(doc, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
