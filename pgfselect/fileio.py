@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -169,3 +170,22 @@ def read_yaml_mapping(path: str | os.PathLike, what: str = "config", not_mapping
     if not isinstance(doc, dict):
         raise PGFSelectError(f"{path}: {not_mapping or f'expected a mapping of {what} settings at the top level'}")
     return doc
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | os.PathLike):
+    """Build a folder beside ``out`` and rename it into place when the block ends without error
+    (replacing ``out``, which the caller has checked may be replaced); on error nothing is left.
+    So an output folder is either complete or absent."""
+    import shutil
+
+    out = Path(out)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

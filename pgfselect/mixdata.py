@@ -26,12 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from .errors import PGFSelectError
-from .fileio import check_writable, package_versions
+from .fileio import check_writable, package_versions, staged_folder
 
 FORMATS = ("llava", "messages", "hf")
 MIX_VERSION = 1
@@ -203,14 +201,7 @@ def mix(plan_path: str | os.PathLike, out: str | os.PathLike, fmt: str = "llava"
                "strategy": plan["strategy"], "budget": plan["budget"], "seed": seed, "examples": len(pairs),
                "sources": draws, "prompt_version": PROMPT_VERSION,
                "versions": package_versions(("pgfselect", "numpy", "pillow", "datasets"))}
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_folder(out) as tmp:
         _write_format(tmp, fmt, pairs)
         (tmp / "mix.json").write_text(json.dumps(summary, indent=1) + "\n")
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**summary, "out": str(out)}

@@ -63,17 +63,9 @@ def _validate(loaded, out_dir, force, fmt, quiet, only=()):
 
     res = resolve(loaded, check_data=False)
     if only:
-        from ..recipes.schema import canonical_strategy
+        from ..recipes.runner import select_runs
 
-        try:
-            wanted = {canonical_strategy(s) for s in only}
-        except ValueError as exc:
-            raise PGFSelectError(f"--only: {exc}") from None
-        missing = wanted - {r.strategy for r in res.runs}
-        if missing:
-            raise PGFSelectError(f"--only {', '.join(sorted(missing))}: not a strategy of this recipe "
-                                 f"({', '.join(dict.fromkeys(r.strategy for r in res.runs))})")
-        res.runs = [r for r in res.runs if r.strategy in wanted]
+        res.runs = select_runs(res.runs, only)
     if out_dir:
         from ..recipes.runner import recorded_hash
 

@@ -62,20 +62,7 @@ class RecipeRunner:
     def prepare(self) -> Resolution:
         """Resolve the runs and check the output folder; writes nothing. Sets ``selected_``."""
         res = resolve(self.loaded, check_data=True)
-        if self.only:
-            from .schema import canonical_strategy
-
-            try:
-                wanted = {canonical_strategy(s) for s in self.only}
-            except ValueError as exc:
-                raise PGFSelectError(f"--only: {exc}") from None
-            missing = wanted - {r.strategy for r in res.runs}
-            if missing:
-                raise PGFSelectError(f"--only {', '.join(sorted(missing))}: not a strategy of this recipe "
-                                     f"({', '.join(dict.fromkeys(r.strategy for r in res.runs))})")
-            self.selected_ = [r for r in res.runs if r.strategy in wanted]
-        else:
-            self.selected_ = list(res.runs)
+        self.selected_ = select_runs(res.runs, self.only)
         out = self.out_dir
         if out.exists() and not out.is_dir():
             raise PGFSelectError(f"--out {str(out)!r} is a file; give a folder")
@@ -180,6 +167,23 @@ _PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "a
 
 
 # ------------------------------------------------------------------ pieces (also used by tests)
+def select_runs(runs: list[RunSpec], only) -> list[RunSpec]:
+    """The runs of the strategies named in ``only`` (all when empty); an unknown or absent
+    strategy is an error naming the recipe's strategies."""
+    if not only:
+        return list(runs)
+    from .schema import canonical_strategy
+
+    try:
+        wanted = {canonical_strategy(s) for s in only}
+    except ValueError as exc:
+        raise PGFSelectError(f"--only: {exc}") from None
+    missing = wanted - {r.strategy for r in runs}
+    if missing:
+        raise PGFSelectError(f"--only {', '.join(sorted(missing))}: not a strategy of this recipe "
+                             f"({', '.join(dict.fromkeys(r.strategy for r in runs))})")
+    return [r for r in runs if r.strategy in wanted]
+
 def sample_items(loaded: LoadedRecipe, run: RunSpec) -> list[tuple[str, object]]:
     """(task id, item) pairs a run trains on: each source's first n train items under its
     recorded sampling seed, sources in allocation order."""

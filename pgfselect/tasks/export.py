@@ -6,12 +6,10 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from ..errors import PGFSelectError
-from ..fileio import check_writable, package_versions
+from ..fileio import check_writable, package_versions, staged_folder
 from .registry import Task
 from .schema import PROMPT_VERSION, answer_text, letters
 
@@ -39,8 +37,7 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
                              "choose a new or empty folder")
     items = task.items(split, n, seed)
     check_writable(out.parent, "export")
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / "images").mkdir()
         lines = []
         for i, item in enumerate(items):
@@ -70,12 +67,6 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
                 "prompt_version": PROMPT_VERSION,
                 "package_versions": package_versions(("pgfselect", "numpy", "pillow", "datasets"))}
         (tmp / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"task": task.id, "split": split, "seed": seed, "n": len(items), "out": str(out),
             "items": str(out / "items.jsonl"), "manifest": str(out / "task.yaml")}
 

@@ -8,15 +8,13 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import PGFSelectError
-from ...fileio import check_writable, package_versions
+from ...fileio import check_writable, package_versions, staged_folder
 from ...names import BLINK_TASKS, resolve
 from ..registry import blink_meta
 from ..schema import PROMPT_VERSION, Item, validate_item
@@ -134,8 +132,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
     check_writable(out.parent, "build output")
     meta = blink_meta(b.task)
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / "images").mkdir()
         lines, dropped_items, seen = [], 0, 0
         for cand in b.make(ctx):
@@ -187,12 +184,6 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
         (tmp / "provenance.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         (tmp / "DATA_CARD.md").write_text(data_card(b, summary))
         (tmp / BUILD_MARK).write_text(json.dumps({"task": summary["task"], "from": b.fmt, "n": n, "seed": seed}) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     # timing is reported, not written: the files stay byte-identical between runs
     return {**summary, "out": str(out), "manifest": str(out / "task.yaml"), "seconds": round(seconds, 3),
             "items_per_second": round(n / seconds, 2) if seconds > 0 else None}

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,7 +208,7 @@ def _copy_image(src, dest_stem: Path) -> str:
 def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source: str, answer_type: str | None,
                fractions: tuple[float, float, float], seed: int, number_options: dict) -> dict:
     """Check everything, then build the task folder beside ``out`` and rename it into place."""
-    from ...fileio import check_writable, package_versions
+    from ...fileio import check_writable, package_versions, staged_folder
 
     check_records(records)
     kind, options, hint = decide_answer_type(records, answer_type)
@@ -219,8 +217,7 @@ def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PGFSelectError(f"--out {str(out)!r} exists and is not an empty folder; choose a new one")
     check_writable(out.parent, "--out")
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / "images").mkdir()
         for split, idx in splits.items():
             for i in idx:
@@ -247,12 +244,6 @@ def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source:
                    "split_fractions": list(fractions), "source_sha256": _sha256(source),
                    "versions": package_versions(("pgfselect", "pillow", "datasets"))}
         (tmp / "import.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**summary, "out": str(out)}
 
 
