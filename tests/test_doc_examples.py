@@ -212,25 +212,28 @@ def _id(example):
 
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if not e[1].startswith("pgfselect analyze")], ids=_id)
 def test_example_runs(example, scratch, capsys, monkeypatch):
-    _run_example(example, scratch, capsys, monkeypatch)
+    code, err = _run_example(example, scratch, capsys, monkeypatch)
+    assert code == 0, f"{example[0]}: `{example[1]}` exited {code}: {err.strip()[-400:]}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if e[1].startswith("pgfselect analyze")], ids=_id)
 def test_analyze_example_runs(example, scratch, capsys, monkeypatch):
-    _run_example(example, scratch, capsys, monkeypatch)
+    code, err = _run_example(example, scratch, capsys, monkeypatch)
+    assert code == 0, f"{example[0]}: `{example[1]}` exited {code}: {err.strip()[-400:]}"
 
 
-def _run_example(example, scratch, capsys, monkeypatch):
-    where, command = example
+def _run_example(example, scratch, capsys, monkeypatch) -> tuple[int, str]:
+    """(exit code, stderr) of one example, run in the scratch folder (skipped per SKIP)."""
+    _, command = example
     reason = _skip_reason(command)
     if reason:
         pytest.skip(reason)
     monkeypatch.chdir(scratch)
     monkeypatch.delenv("PGFSELECT_BLINK_DIR", raising=False)
     monkeypatch.setenv("PGFSELECT_MODELS", str(scratch / "models"))  # the GPU recipes' checkpoint folder
-    code, out, err = run_cli(shlex.split(command)[1:], capsys)
-    assert code == 0, f"{where}: `{command}` exited {code}: {err.strip()[-400:]}"
+    code, _, err = run_cli(shlex.split(command)[1:], capsys)
+    return code, err
 
 
 def test_examples_were_found():

@@ -137,6 +137,7 @@ def _bad(tmp_path, capsys, args, message):
     messages = [message] if isinstance(message, str) else message
     assert err.startswith("error: ") and err.count("\n") == 1 and all(m in err for m in messages), err
     assert not out.exists() and not list(tmp_path.glob(".OUT.*"))
+    return err
 
 
 def test_escaping_missing_unreadable_images_are_refused(tmp_path, capsys):
@@ -147,7 +148,9 @@ def test_escaping_missing_unreadable_images_are_refused(tmp_path, capsys):
         extra = [{"id": "bad", "image": bad, "conversations": [{"from": "human", "value": "<image>\nHow many?"},
                                                                 {"from": "gpt", "value": "3"}]}]
         path, imgs = llava_counting(tmp_path, n=3, extra=extra)
-        _bad(tmp_path, capsys, ["llava", str(path), "--images", str(imgs)], [f"counts.json:{last_record_line(path)}: ", message])
+        err = _bad(tmp_path, capsys, ["llava", str(path), "--images", str(imgs)],
+                   [f"counts.json:{last_record_line(path)}: ", message])
+        assert message in err and not (tmp_path / "OUT").exists()
 
 
 def last_record_line(path):
