@@ -426,7 +426,7 @@ class MixturePlanner:
                                      f"(best: {best} at {inp.mean.max():.3f}); lower tau")
             x, priority = proportional(w, budget, caps), w
         elif strategy in ("top_k", "best_single", "random", "uniform", "direct"):
-            w = self._pick(inp, free, strategy)
+            w = self._pick(inp, free, strategy, budget)
             x, priority = proportional(w, budget, caps), inp.weight
         else:  # pragma: no cover - canonical_strategy guards this
             raise AssertionError(strategy)
@@ -486,7 +486,8 @@ class MixturePlanner:
             return None
         return shares
 
-    def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str) -> np.ndarray:
+    def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str, left: int) -> np.ndarray:
+        """Sources chosen by a rule; ``left``: the budget after the fixed sources."""
         idx = np.flatnonzero(free)
         if strategy in ("top_k", "random") and self.k > len(idx):
             self.notes_.append(f"k={self.k} is more than the {len(idx)} candidate source"
@@ -502,7 +503,6 @@ class MixturePlanner:
             chosen = order[:k]
         w = np.zeros(len(inp.names))
         w[chosen] = 1.0
-        left = self.budget_ - sum(int(v) for v in (self.fix or {}).values()) if self.fix else self.budget_
         if inp.caps[chosen].sum() < left - 0.5 and strategy in ("best_single", "top_k", "random"):
             names = ", ".join(inp.names[i] for i in chosen)
             raise PGFSelectError(f"strategy {strategy}: {names} have only {int(inp.caps[chosen].sum())} "
