@@ -78,25 +78,105 @@ def shuffled_matrix(matrix_path: Path, target: str, out: Path) -> Path:
 
 
 def run_stage(args, targets, sizes) -> None:
+    """Train every arm not yet finished: in the work folder (resumed run by run) or in the committed
+    results (a lost work folder re-runs only the seeds and strategies that were never recorded)."""
     from pgfselect.recipes.runner import RecipeRunner
     from pgfselect.recipes.schema import recipe_from_dict
 
+    ensure_base(args, targets[0], sizes[0])
+    recorded = committed(args)
     for target in targets:
         for n in sizes:
             start = time.perf_counter()
             folder = args.work / f"n{n}" / target
+            have = recorded.get(target, {}).get(str(n), {})
             doc = study_recipe(target, n, args.matrix, args, ["random", "direct", "zero_shot"])
-            RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"scarce {target} n={n}"), folder / "main",
-                         cache_dir=args.work / "cache", progress=not args.quiet).run()
-            if not same_as_pgf(doc, args):  # the same mixture would only re-measure sampling noise
-                doc = dict(study_recipe(target, n, args.matrix, args, []), mixture="best_single")
-                RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"scarce {target} n={n} best_single"),
-                             folder / "best_single", cache_dir=args.work / "cache", progress=not args.quiet).run()
+            jobs = [("main", doc, {"pgf+target": "pgf", "random+target": "random", "direct": "direct",
+                                   "zero_shot": "zero_shot"})]
+            if "best_single+target" in have or not same_as_pgf(doc, args):
+                # (where best_single plans the pgf mixture, a run would only re-measure sampling noise)
+                jobs.append(("best_single", dict(study_recipe(target, n, args.matrix, args, []), mixture="best_single"),
+                             {"best_single+target": "best_single"}))
             sh = shuffled_matrix(args.matrix, target, args.work / "shuffled" / f"{target}.csv")
-            doc = study_recipe(target, n, sh, args, [])
-            RecipeRunner(recipe_from_dict(doc, base_dir=ROOT, where=f"scarce {target} n={n} shuffled"),
-                         folder / "shuffled", cache_dir=args.work / "cache", progress=not args.quiet).run()
+            jobs.append(("shuffled", study_recipe(target, n, sh, args, []), {"shuffled+target": "pgf"}))
+            for sub, recipe, arms in jobs:
+                only, seeds = [], set()
+                for arm, strategy in arms.items():
+                    missing = [s for s in args.seeds if s not in have.get(arm, {})] if arm != "zero_shot" \
+                        else ([] if arm in have else [None])
+                    if missing:
+                        only.append(strategy)
+                        seeds.update(s for s in missing if s is not None)
+                if not only:
+                    continue
+                recipe = dict(recipe, seeds=sorted(seeds) or args.seeds)
+                RecipeRunner(recipe_from_dict(recipe, base_dir=ROOT, where=f"scarce {target} n={n} {sub}"), folder / sub,
+                             cache_dir=args.work / "cache", only=only, progress=not args.quiet).run()
             print(f"{target} n={n}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def planned(doc: dict) -> set[str]:
+    """The strategies a recipe has runs for (one the planner skipped, "no helpful source", has none)."""
+    from pgfselect.recipes.resolve import resolve
+    from pgfselect.recipes.schema import recipe_from_dict
+
+    return {r.strategy for r in resolve(recipe_from_dict(doc, base_dir=ROOT), check_data=False).runs}
+
+
+def ensure_base(args, target: str, n: int) -> None:
+    """Build (or find) the cached tiny base every run trains from: the one the matrix was measured
+    on (same model, warm-up and tasks), so its fingerprint can be checked before resuming."""
+    from pgfselect.measure.models import prepare_base
+    from pgfselect.recipes.resolve import resolve
+    from pgfselect.recipes.schema import recipe_from_dict
+
+    loaded = recipe_from_dict(study_recipe(target, n, args.matrix, args, []), base_dir=ROOT)
+    res = resolve(loaded, check_data=False)
+    prepare_base(loaded.recipe.model, [loaded.recipe.task(t) for t in res.warmup_tasks], args.work / "cache",
+                 log=lambda msg: print(msg, flush=True))
+
+
+def base_fingerprint(args) -> str | None:
+    """sha256 (16 hex digits) of the cached base's weights; None when none or several are cached."""
+    import hashlib
+
+    found = sorted((args.work / "cache" / "bases").glob("*/model.safetensors"))
+    return hashlib.sha256(found[0].read_bytes()).hexdigest()[:16] if len(found) == 1 else None
+
+
+def committed(args) -> dict:
+    """The runs recorded in the committed results (scarce_target.json and its per-item file), in
+    the shape :func:`collect` returns; item ids are positions in sorted-id order, as recorded.
+    Only results trained from the base cached now count (a record of another base is ignored)."""
+    try:
+        summary = json.loads((args.results / "scarce_target.json").read_text())
+        items = json.loads((args.results / "scarce_target_items.json").read_text())["items"]
+    except (OSError, json.JSONDecodeError, KeyError):
+        return {}
+    if summary.get("base") is None or summary.get("base") != base_fingerprint(args):
+        print(f"committed results were trained from base {summary.get('base')}, not the cached "
+              f"{base_fingerprint(args)}: not resumed from", flush=True)
+        return {}
+    data = {}
+    for target, by_n in summary.get("targets", {}).items():
+        for n, arms in by_n.items():
+            out = {}
+            for arm, row in arms.items():
+                if arm == "zero_shot":
+                    out[arm] = {"accuracy": row["mean"]}
+                    continue
+                correct = items.get(target, {}).get(n, {}).get(arm, {})
+                seeds = sorted(int(s) for s in correct)
+                if len(seeds) != len(row["per_seed"]):
+                    continue  # a record that does not pair seeds with accuracies: re-run it
+                out[arm] = {s: {"accuracy": acc, "items": _positional(correct[str(s)]), "allocation": row["allocation"]}
+                            for s, acc in zip(seeds, row["per_seed"])}
+            data.setdefault(target, {})[n] = out
+    return data
+
+
+def _positional(bits) -> dict:
+    return {f"{k:05d}": int(b) for k, b in enumerate(bits)}
 
 
 def same_as_pgf(doc: dict, args) -> bool:
@@ -123,27 +203,31 @@ def _runs(folder: Path, strategy: str) -> dict[int, dict]:
             if p["task"] == target:
                 items[p["id"]] = int(bool(p["correct"]))
         alloc = json.loads((m.parent / "config.json").read_text())["allocation"]
-        out[int(metrics["seed"])] = {"accuracy": metrics["accuracy"], "items": items, "allocation": alloc}
+        out[int(metrics["seed"])] = {"accuracy": metrics["accuracy"], "allocation": alloc,
+                                     "items": _positional(v for _, v in sorted(items.items()))}
     return out
 
 
 def collect(args, targets, sizes) -> dict:
-    """Per target, n and arm: per-seed accuracy, per-item correctness, allocations."""
+    """Per target, n and arm: per-seed accuracy, per-item correctness, allocations; the committed
+    results, with the work folder's finished runs over them."""
+    recorded = committed(args)
     data = {}
     for target in targets:
         for n in sizes:
             folder = args.work / f"n{n}" / target
-            arms = {}
+            arms = {arm: dict(runs) for arm, runs in recorded.get(target, {}).get(str(n), {}).items()}
             for arm, strategy in ARMS.items():
                 sub = folder / {"shuffled+target": "shuffled", "best_single+target": "best_single"}.get(arm, "main")
                 runs = _runs(sub, strategy)
                 if runs:
-                    arms[arm] = runs
+                    arms.setdefault(arm, {}).update(runs)
             if "pgf+target" not in arms and "direct" in arms and (folder / "main" / "summary.json").is_file():
                 # The planner said no source helps: its answer is the n target examples alone.
                 if any("skipped" in w for w in json.loads((folder / "main" / "summary.json").read_text())["warnings"]):
                     arms["pgf+target"] = arms["direct"]
-            if "best_single+target" not in arms and "pgf+target" in arms and not (folder / "best_single").exists():
+            if "best_single+target" not in arms and "pgf+target" in arms and same_as_pgf(
+                    study_recipe(target, n, args.matrix, args, []), args):
                 arms["best_single+target"] = arms["pgf+target"]  # the same mixture: one arm
             zs = sorted((folder / "main").glob("runs/zero_shot/base/metrics.json"))
             if zs:
@@ -260,11 +344,13 @@ def markdown(out: dict) -> str:
 
 
 def report_stage(args, targets, sizes) -> dict:
+    ensure_base(args, targets[0], sizes[0])  # so that committed results of this base are kept
     data = collect(args, targets, sizes)
     out = summarise(data, args.seeds, sizes)
     out["budget"] = args.budget
     out["matrix"] = str(args.matrix.resolve().relative_to(ROOT)) if args.matrix.resolve().is_relative_to(ROOT) else str(args.matrix)
     out["evaluation"] = {"split": "test", "n_items": args.eval_items}
+    out["base"] = base_fingerprint(args)  # the tiny base every run trained from (sha256 of its weights)
     items = {tg: {n: {arm: {str(s): "".join(str(v) for _, v in sorted(runs[s]["items"].items())) for s in runs}
                       for arm, runs in arms.items() if arm != "zero_shot"} for n, arms in by_n.items()}
              for tg, by_n in data.items()}

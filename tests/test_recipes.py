@@ -18,7 +18,7 @@ from pgfselect.recipes import load_recipe, recipe_from_dict
 from pgfselect.recipes.resolve import resolve, sampling_seed
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ["verify-tiny.yaml", "counting-2k.yaml", "jigsaw-2k.yaml", "object-localization-2k.yaml"]
+SHIPPED = ["verify-tiny.yaml", "demo-scarce-object-localization.yaml", "counting-2k.yaml", "jigsaw-2k.yaml", "object-localization-2k.yaml"]
 TASKS = ["synthetic:Counting", "synthetic:Spatial_Relation", "synthetic:Object_Localization"]
 
 
@@ -74,7 +74,10 @@ def test_every_shipped_recipe_validates(tmp_path, monkeypatch, capsys):
         main(["train", str(path), "--validate", "--format", "json"])
         doc = json.loads(capsys.readouterr().out)
         assert doc["valid"] is True, path
-        assert {"pgf", "direct", "random", "uniform"} <= {r["strategy"] for r in doc["runs"]}, path
+        # every recipe verifies its plan against the target alone and a random mix; the demo,
+        # sized to run in minutes, leaves out uniform
+        wanted = {"pgf", "direct", "random"} | (set() if path.name.startswith("demo") else {"uniform"})
+        assert wanted <= {r["strategy"] for r in doc["runs"]}, path
         budget = load_recipe(path).recipe.budget
         assert all(r["examples"] == (0 if r["strategy"] == "zero_shot" else budget) for r in doc["runs"]), path
     gpu = load_recipe(ROOT / "recipes" / "counting-2k.yaml")
@@ -268,38 +271,33 @@ def test_train_compare_end_to_end_and_determinism(tmp_path, matrix_csv, capsys, 
         assert m1 == m2
 
 
-def test_demo_recipe_validates_and_shares_the_measured_base(tmp_path, capsys):
-    """scripts/demo.sh writes its train recipe inline: it must validate, withhold the target from
-    the sources, and use the model, warm-up and task options of recipes/measure-demo.yaml (so train
-    reuses the base the demo measured on)."""
-    script = (ROOT / "scripts" / "demo.sh").read_text()
-    body = script.split("<<YAML\n", 1)[1].split("\nYAML\n", 1)[0]
-    doc = yaml.safe_load(body)
-    measure_doc = yaml.safe_load((ROOT / "recipes" / "measure-demo.yaml").read_text())
+def test_demo_recipe_trains_from_the_matrix_base_and_withholds_the_target(capsys):
+    """The demo's recipe (run by scripts/demo.sh): scarce-target mode on the shipped measured
+    synthetic matrix, with the model, warm-up, task options and training settings that matrix was
+    measured with (so its runs train from the matrix's base), scored on the test split."""
+    recipe = ROOT / "recipes" / "demo-scarce-object-localization.yaml"
+    assert str(recipe.relative_to(ROOT)) in (ROOT / "scripts" / "demo.sh").read_text()
+    doc = yaml.safe_load(recipe.read_text())
+    measure_doc = yaml.safe_load((ROOT / "recipes" / "measure-synthetic.yaml").read_text())
     for key in ("model", "task_options"):
         assert doc[key] == measure_doc[key], key
-    assert doc["target"] in measure_doc["tasks"] and doc["target"] not in measure_doc["sources"]
-    assert doc["budget"] == measure_doc["training"]["examples_per_task"]
-    assert 0 < doc["scarce_target"] < doc["budget"]  # the scarce-target story: a few target examples
-    for key in ("method", "train_vision", "learning_rate", "batch_size"):  # trained as the matrix was
+    for key in ("method", "train_vision", "learning_rate", "batch_size", "lr_scheduler"):
         assert doc["training"][key] == measure_doc["training"][key], key
+    assert doc["target"] in measure_doc["tasks"]
+    assert (recipe.parent / doc["matrix"]).resolve() == ROOT / "benchmarks" / "results" / "selection_synthetic_matrix.csv"
+    assert 0 < doc["scarce_target"] < doc["budget"]  # the scarce-target story: a few target examples
     assert doc["evaluation"]["split"] == "test" and measure_doc["evaluation"]["split"] == "val"
-    # A stand-in for the measured matrix (sources x all tasks, two seeds), where the recipe expects it.
-    tasks, sources = measure_doc["tasks"], measure_doc["sources"]
-    values = np.random.default_rng(0).uniform(0.05, 0.5, (2, len(sources), len(tasks)))
-    PGFMatrix.from_values(values, sources, tasks, model="tiny:t128").to_csv(tmp_path / "demo-matrix.csv")
-    doc["matrix"] = "demo-matrix.csv"
-    path = write_recipe(tmp_path, doc)
-    main(["train", str(path), "--validate", "--format", "json"])
+    main(["train", str(recipe), "--validate", "--format", "json"])
     out = json.loads(capsys.readouterr().out)
     assert out["valid"] is True
-    strategies = {r["strategy"] for r in out["runs"]}
-    assert strategies == {"pgf", "random", "best_single", "direct", "zero_shot"}
-    for r in out["runs"]:
-        if r["strategy"] != "zero_shot":
+    runs = {(r["strategy"], r["seed"]): r for r in out["runs"]}
+    assert {s for s, _ in runs} == {"pgf", "random", "best_single", "direct", "zero_shot"}
+    for (strategy, seed), r in runs.items():
+        if strategy != "zero_shot":
             assert r["allocation"][doc["target"]] == doc["scarce_target"] and r["examples"] == doc["budget"]
-    pgf_sources = {s for r in out["runs"] if r["strategy"] == "pgf" for s in r["allocation"]}
-    assert pgf_sources - {doc["target"]}
+        if strategy in ("pgf", "random", "best_single"):  # the target's own row is withheld
+            assert set(r["allocation"]) - {doc["target"]}, r
+            assert r["allocation"].get(doc["target"]) == doc["scarce_target"]
 
 
 def test_scarce_target_mode_adds_the_same_target_examples_to_every_arm(tmp_path, matrix_csv):
@@ -331,3 +329,42 @@ def test_no_helpful_source_skips_the_planned_runs_with_a_warning(tmp_path):
     res = resolve(recipe_from_dict(tiny_recipe(path), base_dir=tmp_path), check_data=False)
     assert {r.strategy for r in res.runs} == {"direct", "random", "uniform", "zero_shot"}
     assert any("pgf" in w and "skipped" in w and "zero_shot" in w for w in res.warnings)
+
+
+def test_a_run_with_the_same_seed_and_items_as_a_finished_one_reuses_it(tmp_path, matrix_csv, monkeypatch):
+    """best_single planning pgf's mixture: its runs copy pgf's (marked), no second training; a run
+    whose items differ is trained."""
+    from pgfselect.recipes import runner as runner_mod
+    from pgfselect.recipes.runner import RecipeRunner, run_config, sample_items, write_resolved
+
+    loaded = recipe_from_dict(tiny_recipe(matrix_csv, baselines=["best_single"], seeds=[0]), tmp_path)
+    out = tmp_path / "R"
+    runner = RecipeRunner(loaded, out, only=["pgf"], progress=False)
+    res = runner.resolution_ = runner.prepare()
+    write_resolved(loaded, res, out)
+    pgf, best = (next(r for r in res.runs if r.strategy == s) for s in ("pgf", "best_single"))
+    assert pgf.allocation == best.allocation  # the premise: best_single plans the same mixture here
+    run_dir = out / pgf.key
+    run_dir.mkdir(parents=True)
+    items = [{"id": it.id, "task": task} for task, it in sample_items(loaded, pgf)]
+    (run_dir / "item_ids.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    (run_dir / "predictions.jsonl").write_text('{"task": "t", "id": "x", "correct": true}\n')
+    (run_dir / "versions.json").write_text("{}")
+    (run_dir / "config.json").write_text(json.dumps(run_config(loaded, res, pgf)))
+    metrics = {"format": runner_mod.RUN_FORMAT, "recipe_hash": res.recipe_hash, "strategy": "pgf", "seed": 0,
+               "accuracy": 0.625, "expected_pgf": pgf.expected_pgf}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    trained = []
+    monkeypatch.setattr(RecipeRunner, "_session", lambda self, res, log: (None, None))
+    monkeypatch.setattr(RecipeRunner, "_run_one", lambda self, s, e, res, run: trained.append(run.key))
+    summary = RecipeRunner(loaded, out, only=["pgf", "best_single"], progress=False).run()
+    assert trained == [] and summary["reused"] == 2
+    copied = json.loads((out / best.key / "metrics.json").read_text())
+    assert copied["strategy"] == "best_single" and copied["accuracy"] == 0.625
+    assert copied["same_training_as"] == pgf.key
+    assert json.loads((out / best.key / "config.json").read_text())["strategy"] == "best_single"
+    # other items (say, another sampling of the same sources): trained, not copied
+    (out / best.key / "metrics.json").unlink()
+    (run_dir / "item_ids.jsonl").write_text(json.dumps({"id": "other", "task": items[0]["task"]}) + "\n")
+    RecipeRunner(loaded, out, only=["best_single"], progress=False).run()
+    assert trained == [best.key]

@@ -133,6 +133,14 @@ def resolve(loaded: LoadedRecipe, *, check_data: bool = True) -> Resolution:
             # Scarce mode: every strategy of a seed gets the same n target examples (the user's).
             seeds = {t: sampling_seed(seed, "scarce_target" if scarce and t == target_id else strategy, t)
                      for t in alloc}
+            # Two rules that plan the same mixture are one experiment: the later one draws the earlier
+            # one's items, so its runs are the same training (the runner reuses them). random is
+            # left out: its mixture is a draw, and a coincidence is part of that draw.
+            same = None if strategy == "random" else next(
+                (o for o in runs if o.seed == seed and o.strategy != "random"
+                 and (o.allocation, o.repeat_to) == (alloc, repeat_to)), None)
+            if same is not None:
+                seeds = dict(same.sampling_seeds)
             run = RunSpec(strategy, seed, alloc, seeds, plan=plan, expected_pgf=expected, repeat_to=repeat_to)
             sizes.check(run)
             runs.append(run)

@@ -95,8 +95,14 @@ class RecipeRunner:
                 session, eval_items = self._session(res, progress.log)
                 for run in todo:
                     progress.describe("now: " + (f"{run.strategy} seed {run.seed}" if run.seed is not None else run.strategy))
-                    self._run_one(session, eval_items, res, run)
-                    done[run.key] = "computed"
+                    twin = self._twin(run, res)
+                    if twin is not None:  # the same seed and items: a second training re-measures only noise
+                        self._copy_run(twin, run, res)
+                        progress.log(f"{run.strategy} seed {run.seed}: the same training items as {twin.key}; its results reused")
+                        done[run.key] = "reused"
+                    else:
+                        self._run_one(session, eval_items, res, run)
+                        done[run.key] = "computed"
                     progress.advance()
         self.summary_ = self._summary(res, done, time.perf_counter() - start)
         atomic_write(self.out_dir / "summary.json", json.dumps(self.summary_, indent=1))
@@ -143,6 +149,38 @@ class RecipeRunner:
                          [{"task": t, **p} for t, rec in outcome.results.items() for p in rec["predictions"]])
             metrics = run_metrics(res, run, outcome)
             atomic_write(tmp / "metrics.json", json.dumps(metrics, indent=1))  # last: marks the run finished
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _twin(self, run: RunSpec, res: Resolution) -> RunSpec | None:
+        """A finished run of this recipe that trained with ``run``'s seed on exactly its items."""
+        if run.strategy == "zero_shot":
+            return None
+        mine = [{"id": it.id, "task": task} for task, it in sample_items(self.loaded, run)]
+        for other in self.resolution_.runs:
+            if other.key == run.key or other.seed != run.seed or other.strategy == "zero_shot":
+                continue
+            if (other.allocation, other.examples) == (run.allocation, run.examples) and self.finished(other, res.recipe_hash) is not None:
+                path = self.out_dir / other.key / "item_ids.jsonl"
+                if path.is_file() and [json.loads(x) for x in path.read_text().splitlines()] == mine:
+                    return other
+        return None
+
+    def _copy_run(self, twin: RunSpec, run: RunSpec, res: Resolution) -> None:
+        src, final = self.out_dir / twin.key, self.out_dir / run.key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+        try:
+            for name in ("item_ids.jsonl", "predictions.jsonl", "versions.json"):
+                shutil.copy2(src / name, tmp / name)
+            config = dict(run_config(self.loaded, res, run), same_training_as=twin.key)
+            atomic_write(tmp / "config.json", json.dumps(config, indent=1))
+            metrics = json.loads((src / "metrics.json").read_text())
+            metrics.update(strategy=run.strategy, expected_pgf=run.expected_pgf, same_training_as=twin.key)
+            atomic_write(tmp / "metrics.json", json.dumps(metrics, indent=1))
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
