@@ -136,6 +136,11 @@ def _probe(folder: Path, what: str, path: Path) -> None:
     Path(tmp).unlink(missing_ok=True)
 
 
+# What a training or measuring run records the versions of (recipe runs, measure cells).
+TRAINING_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes",
+                     "tokenizers", "numpy", "scipy", "cvxpy", "pillow")
+
+
 def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "cvxpy")) -> dict[str, str]:
     """Installed versions of ``names`` (missing ones are left out), for provenance records."""
     from importlib.metadata import PackageNotFoundError, version

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PGFSelectError
+from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
 from ..progress import Progress
-from ..fileio import atomic_write, check_writable, package_versions
+from ..version import __version__
 from .cache import Cell, CellCache
 from .config import MeasureConfig
 from .degenerate import degenerate_from_cache
-from .runner import HEAVY_PACKAGES
+
 
 PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct")
 
@@ -86,7 +87,7 @@ def run_cell(job: dict) -> dict:
     data: a different $PGFSELECT_BLINK_DIR, custom-task manifest or package version) the cell is
     refused rather than filed under the driver's hash.
     """
-    from .models import prepare_base
+    from .bases import prepare_base
     from .training import CellFailed
 
     cfg = MeasureConfig.model_validate(job["config"])
@@ -111,7 +112,7 @@ def run_cell(job: dict) -> dict:
         base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], job["cache_dir"])
     session, eval_items, worker["session_reused"] = _session(cfg, base_path)
     record = {"source": cell.source, "seed": cell.seed, "model": matrix_model_name(cfg), "worker": worker,
-              "versions": package_versions(HEAVY_PACKAGES)}
+              "versions": package_versions(TRAINING_PACKAGES)}
     if cell.is_base:
         outcome = session.evaluate_base(eval_items, cfg.training)
     else:
@@ -193,7 +194,7 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     summary = MeasureSummary(str(out_dir), chash, total=len(cells), reused=len(cells) - len(todo), computed=0)
     with Progress("measure", "cells", show_progress, len(cells), summary.reused) as progress:
         if todo:
-            from .models import prepare_base
+            from .bases import prepare_base
 
             base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], cache_dir, log=progress.log)
             common = {"config": cfg.model_dump(mode="json"), "config_hash": chash, "base_path": base_path,
@@ -221,7 +222,7 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     atomic_write(out_dir / "run.json", json.dumps({
         **summary.as_dict(), "cells": [c.key for c in cells], "cache_dir": str(cache_dir),
         "executor": getattr(executor, "name", type(executor).__name__),
-        "versions": package_versions(HEAVY_PACKAGES)}, indent=1))
+        "versions": package_versions(TRAINING_PACKAGES)}, indent=1))
     return summary
 
 
@@ -252,7 +253,6 @@ def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path |
     """matrix.csv and predictions.csv from the cached cells (None when the base is missing)."""
     import numpy as np
 
-    from .. import __version__
     from ..matrix import PGFMatrix
     from ..tasks.schema import PROMPT_VERSION
 

@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 
 from .config import EvalConfig, ModelConfig, TrainingConfig
 
-HEAVY_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
-                  "bitsandbytes", "tokenizers", "numpy", "pillow")
-
 
 @dataclass
 class CellOutcome:
@@ -114,7 +111,7 @@ class ModelSession:
 def evaluate_base(model_cfg: ModelConfig, eval_items: dict, eval_cfg: EvalConfig | None = None,
                   base_path: str | None = None) -> dict:
     """Zero-shot scores: {task id: {"correct", "n", "format_ok", "predictions"}}.
-    ``base_path`` defaults to the checkpoint (a tiny model needs :func:`models.prepare_base`)."""
+    ``base_path`` defaults to the checkpoint (a tiny model needs :func:`bases.prepare_base`)."""
     session = ModelSession(model_cfg, base_path or model_cfg.path, eval_cfg)
     return session.evaluate_base(eval_items).results
 

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import PGFSelectError
 from ..matrix import PGFMatrix
 from ..names import normalize
+from ..version import __version__
 from .budget import parse_examples
 from .expected import blend_expected, saturating_expected
 from .optimizer import proportional, round_allocation, solve, solve_mean_variance
@@ -531,8 +532,6 @@ class MixturePlanner:
     # ------------------------------------------------------------------ outputs
     def to_dict(self) -> dict:
         """The plan as a plain dict (the JSON output and the plan file)."""
-        from .. import __version__
-
         targets = list(self.targets_)
         return _plain({
             "pgfselect_plan": 1,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from ..progress import Progress
-from ..fileio import atomic_write, check_writable, package_versions
+from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
 from .resolve import Resolution, RunSpec, resolve
 from .schema import LoadedRecipe
 
@@ -103,7 +103,7 @@ class RecipeRunner:
         return self.summary_
 
     def _session(self, res: Resolution, log):
-        from ..measure.models import prepare_base
+        from ..measure.bases import prepare_base
         from ..measure.runner import ModelSession
 
         r = self.loaded.recipe
@@ -129,7 +129,7 @@ class RecipeRunner:
         try:
             _write_jsonl(tmp / "item_ids.jsonl", [{"id": it.id, "task": task} for task, it in items])
             atomic_write(tmp / "config.json", json.dumps(run_config(self.loaded, res, run), indent=1))
-            atomic_write(tmp / "versions.json", json.dumps(package_versions(_PACKAGES), indent=1))
+            atomic_write(tmp / "versions.json", json.dumps(package_versions(TRAINING_PACKAGES), indent=1))
             if run.strategy == "zero_shot":
                 outcome = session.evaluate_base(eval_items, r.training)
             else:
@@ -160,10 +160,6 @@ class RecipeRunner:
                 "computed": sum(v == "computed" for v in done.values()),
                 "reused": sum(v == "reused" for v in done.values()), "seconds": round(seconds, 2),
                 "warnings": res.warnings, "runs": runs}
-
-
-_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes",
-             "tokenizers", "numpy", "scipy", "cvxpy", "pillow")
 
 
 # ------------------------------------------------------------------ pieces (also used by tests)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from .loading import first_line, quiet_datasets, to_pil
-from .registry import Task, blink_meta, sample_pool
+from .base import Task, blink_meta, sample_pool
 from .schema import Item, parse_answer
 
 BLINK_HUB_ID = "BLINK-Benchmark/BLINK"

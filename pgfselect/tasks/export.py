@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from ..fileio import check_writable, package_versions, staged_folder
-from .registry import Task
+from .base import Task
 from .schema import PROMPT_VERSION, answer_text, letters
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions, staged_folder
 from ...names import BLINK_TASKS, resolve
-from ..registry import blink_meta
+from ..base import blink_meta
 from ..schema import PROMPT_VERSION, Item, validate_item
 from .base import ABSENT, BUILDERS, Builder, Context
 from .card import data_card
