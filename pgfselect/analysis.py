@@ -26,8 +26,10 @@ from typing import Sequence
 import numpy as np
 
 from .errors import PGFSelectError
+from .fileio import package_versions
 from .matrix import UNDEFINED, UNMEASURED, PGFMatrix, load
 from .names import BlinkTask, blink_tasks, normalize
+from .stats import jackknife_interval, leave_one_seed_out, t_interval
 
 SIGNS = ("positive", "negative")
 VIEWS = ("transferability", "malleability")
@@ -61,46 +63,6 @@ def gap_scores(pgf: np.ndarray, include_diagonal: bool = False) -> tuple[np.ndar
         return np.where(count > 0, (1.0 - np.exp(-count / big_n)) * total / np.maximum(count, 1), 0.0)
 
     return score(keep & (pgf > 0)), score(keep & (pgf < 0))
-
-
-def t_interval(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Student-t CI of the mean of ``samples`` along ``axis``; NaN with fewer than 2 samples."""
-    samples = np.asarray(samples, dtype=float)
-    mean = samples.mean(axis=axis)
-    n = samples.shape[axis]
-    if n < 2:
-        return np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
-    half = _t_quantile(level, n - 1) * samples.std(axis=axis, ddof=1) / math.sqrt(n)
-    return mean - half, mean + half
-
-
-def leave_one_seed_out(values: np.ndarray) -> np.ndarray:
-    """[seed, ...] the seed mean of ``values[seed, ...]`` without each seed in turn (jackknife
-    replicates' inputs); needs at least 2 seeds."""
-    n = values.shape[0]
-    return (values.sum(axis=0)[None] - values) / (n - 1)
-
-
-def jackknife_interval(estimate: np.ndarray, replicates: np.ndarray,
-                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """CI ``estimate ± t(n−1) · SE_jackknife`` from leave-one-seed-out ``replicates[seed, ...]``.
-
-    For a plain mean this is exactly the Student-t interval; for the nonlinear scores (Δ, Θ) it
-    keeps the interval centred on the value reported. NaN with fewer than 2 seeds.
-    """
-    estimate = np.asarray(estimate, dtype=float)
-    n = replicates.shape[0]
-    if n < 2:
-        return np.full(estimate.shape, np.nan), np.full(estimate.shape, np.nan)
-    se = np.sqrt((n - 1) / n * ((replicates - replicates.mean(axis=0)) ** 2).sum(axis=0))
-    half = _t_quantile(level, n - 1) * se
-    return estimate - half, estimate + half
-
-
-def _t_quantile(level: float, dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + level / 2, dof))
 
 
 def signed_rank_p(values: np.ndarray, alternative: str) -> float:
@@ -387,8 +349,6 @@ class TransferAnalysis:
 
     def to_dict(self) -> dict:
         """The JSON document: transferability, malleability, cliques, personas, evidence."""
-        from .fileio import package_versions
-
         doc = {"matrix": self.name_, "model": self.model_, "matrix_digest": self.digest_,
                "tasks": list(self.tasks_), "seeds": list(self.seeds_)}
         evidence = {"settings": self.settings(),

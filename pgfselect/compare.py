@@ -27,6 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PGFSelectError
+from .fileio import atomic_write
+from .names import resolve
+from .stats import mean_t_interval, wilson_interval
+from .wording import plural
 
 RUN_FORMAT = "pgfselect-run"
 REFERENCES = ("direct", "random")
@@ -129,8 +133,6 @@ def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
 
 
 def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
-    from .names import resolve
-
     if not isinstance(tasks, dict) or not tasks:
         raise PGFSelectError(f"--task {name!r}: {path} records no per-task scores (only its target); "
                              "score more tasks with the recipe's evaluation.tasks: all")
@@ -154,27 +156,7 @@ def _top_answer_share(path: Path, target: str) -> float | None:
 
 
 # ------------------------------------------------------------------ statistics
-def t_interval(values, level: float = 0.95) -> tuple[float, float | None, float | None]:
-    """Mean and Student-t interval of the mean (None, None with fewer than 2 values)."""
-    from scipy import stats
-
-    x = np.asarray(values, float)
-    m = float(x.mean())
-    if x.size < 2:
-        return m, None, None
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return m, m - half, m + half
-
-
-def wilson_interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of an accuracy measured on ``n`` items: the uncertainty that the
-    evaluation set alone leaves, whatever the seeds do."""
-    from scipy import stats
-
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+t_interval = mean_t_interval  # its name here before pgfselect.stats (benchmarks/scarce_target.py)
 
 
 def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict | None:
@@ -185,7 +167,7 @@ def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict | None:
     if not seeds:
         return None
     d = np.array([a[s] - b[s] for s in seeds], float)
-    mean, lo, hi = t_interval(d, level)
+    mean, lo, hi = mean_t_interval(d, level)
     out = {"n_pairs": len(seeds), "mean_diff": mean, "ci_low": lo, "ci_high": hi, "p_t": None, "p_wilcoxon": None,
            "sd": float(d.std(ddof=1)) if d.size > 1 else None}
     if d.size >= 2:
@@ -264,7 +246,7 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
     for strategy, rs in sorted(by.items(), key=lambda kv: _order(kv[0])):
         rs = sorted(rs, key=lambda r: (r.seed is None, r.seed))
         values = [r.accuracy for r in rs]
-        mean, lo, hi = t_interval(values, level)
+        mean, lo, hi = mean_t_interval(values, level)
         sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
         row = {"strategy": rs[0].label, "target": rs[0].target, "mean": mean, "ci_low": lo, "ci_high": hi,
                "n_seeds": len(values), "sd": sd, "level": level,
@@ -347,8 +329,6 @@ def _power(strategy: str, row: dict, predicted: dict, acc: dict, base: float | N
 
 
 def _check(against: str, predicted_diff: float, sd: float | None, n: int) -> dict:
-    from .wording import plural
-
     mdd = min_detectable_difference(sd, n) if sd else None
     out = {"against": against, "predicted_difference": predicted_diff, "n": n, "sd": sd,
            "min_detectable_difference": mdd, "seeds_needed": None, "warning": None}
@@ -441,8 +421,6 @@ def plot(rows: list[dict], path: str | Path, title: str | None = None) -> Path:
     import io
 
     import matplotlib.pyplot as plt
-
-    from .fileio import atomic_write
 
     fig = plot_figure(rows, title)
     buf = io.BytesIO()

@@ -6,12 +6,11 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from .errors import PGFSelectError
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    from .errors import PGFSelectError
-
     path = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
     try:
@@ -38,8 +37,6 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
 def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
     """Fail early (before any work) when ``path``'s folder cannot be created or written.
     ``path`` without a suffix that is not a file counts as a folder itself. Creates the folder."""
-    from .errors import PGFSelectError
-
     path = Path(path)
     folder = path if path.suffix == "" and not path.is_file() else path.parent
     _probe(folder, what, path)
@@ -63,8 +60,6 @@ def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "f
     ``writes``: for a folder, the names written in it; an input may not be one of them (without
     ``writes``, an input may not lie anywhere inside the folder).
     """
-    from .errors import PGFSelectError
-
     if not str(path).strip():
         raise PGFSelectError(f"{flag} is empty; give a {'folder' if kind == 'folder' else 'file'} name")
     path = Path(path)
@@ -120,8 +115,6 @@ def _inside(child: Path, folder: Path) -> bool:
 def _probe(folder: Path, what: str, path: Path) -> None:
     """Fail unless a file can be created in ``folder`` (or, when it does not exist yet, in its
     nearest existing ancestor, which must be a folder). Leaves nothing behind."""
-    from .errors import PGFSelectError
-
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -158,8 +151,6 @@ def read_yaml_mapping(path: str | os.PathLike, what: str = "config", not_mapping
     """A YAML file whose top level is a mapping. Errors name the file, and the line for YAML
     syntax; ``not_mapping`` replaces the message for a file that is not a mapping."""
     import yaml
-
-    from .errors import PGFSelectError
 
     path = Path(path)
     if not path.is_file():

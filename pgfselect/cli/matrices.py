@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .common import echo_json, format_option
+from ..matrix import CITATION, DEFAULT_MATRIX, load, PUBLISHED
+from ..names import blink_tasks
+from ..wording import plural
+from .common import console, echo_json, format_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,8 +34,6 @@ def list_(fmt):
     Example:
       pgfselect matrices list --format json
     """
-    from ..matrix import CITATION, DEFAULT_MATRIX, PUBLISHED, load
-
     rows = []
     for pub in PUBLISHED.values():
         m = load(pub.id)
@@ -42,8 +43,6 @@ def list_(fmt):
         echo_json({"matrices": rows, "citation": CITATION})
         return
     from rich.table import Table
-
-    from .common import console
 
     table = Table(title="Built-in PGF matrices", title_justify="left")
     for col in ("id", "model", "tasks", "seeds", "description"):
@@ -72,9 +71,6 @@ def show(matrix_spec, ci, fmt):
     """
     import numpy as np
 
-    from ..matrix import load
-    from ..names import blink_tasks
-
     m = load(matrix_spec)
     mean, std = m.mean(), m.std()
     lo, hi = m.ci()
@@ -88,11 +84,8 @@ def show(matrix_spec, ci, fmt):
         return
     from rich.table import Table
 
-    from .common import console
-
     alias = {t.name: t.alias for t in blink_tasks().values()}
     short = lambda name: alias.get(name.split(":")[-1], name)  # noqa: E731
-    from ..wording import plural
 
     model = f" ({m.model})" if m.model else ""
     table = Table(title=f"{m.name}{model}: seed-mean PGF over {plural(len(m.seeds), 'seed')}, "

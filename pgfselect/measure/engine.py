@@ -22,11 +22,17 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
+from ..matrix import PGFMatrix
 from ..progress import Progress
+from ..tasks.schema import PROMPT_VERSION
 from ..version import __version__
+from .bases import prepare_base
 from .cache import Cell, CellCache
 from .config import MeasureConfig
 from .degenerate import degenerate_from_cache
+from .executors import LocalExecutor
+from .runner import ModelSession
+from .training import CellFailed, preflight
 
 
 PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct")
@@ -65,8 +71,6 @@ def _session(cfg: MeasureConfig, base_path: str):
     """Per-process session: the processor and preprocessed evaluation sets are built once and
     reused by every later cell in the same process (local run or a reused Ray worker).
     Returns (session, eval_items, reused)."""
-    from .runner import ModelSession
-
     key = (cfg.config_hash(), base_path)
     reused = _SESSION.get("key") == key
     if not reused:
@@ -87,9 +91,6 @@ def run_cell(job: dict) -> dict:
     data: a different $PGFSELECT_BLINK_DIR, custom-task manifest or package version) the cell is
     refused rather than filed under the driver's hash.
     """
-    from .bases import prepare_base
-    from .training import CellFailed
-
     cfg = MeasureConfig.model_validate(job["config"])
     cell = Cell(job["source"], job["seed"])
     worker = {"pid": os.getpid(), "host": socket.gethostname()}
@@ -173,9 +174,6 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     ``force`` measures into a folder that holds another config's cells (they are never reused).
     ``cache_dir`` holds prepared tiny bases (default ``out_dir``; ``$PGFSELECT_CACHE_DIR`` too).
     """
-    from .executors import LocalExecutor
-    from .training import preflight
-
     preflight(cfg.training)  # a missing optional package: refused before anything is written
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -194,8 +192,6 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     summary = MeasureSummary(str(out_dir), chash, total=len(cells), reused=len(cells) - len(todo), computed=0)
     with Progress("measure", "cells", show_progress, len(cells), summary.reused) as progress:
         if todo:
-            from .bases import prepare_base
-
             base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], cache_dir, log=progress.log)
             common = {"config": cfg.model_dump(mode="json"), "config_hash": chash, "base_path": base_path,
                       "cache_dir": str(cache_dir), **_adapter_route(cfg, out_dir, executor)}
@@ -252,9 +248,6 @@ def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
 def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path | None:
     """matrix.csv and predictions.csv from the cached cells (None when the base is missing)."""
     import numpy as np
-
-    from ..matrix import PGFMatrix
-    from ..tasks.schema import PROMPT_VERSION
 
     base = cache.get(Cell(None, None))
     if base is None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from .config import ModelConfig, TrainingConfig
+from .models import detect_runtime, load_model, load_processor, quiet_libraries, VISION_MODULES
+from .prompts import training_row
 
 
 class CellFailed(RuntimeError):
@@ -40,8 +42,6 @@ class TrainResult:
 def training_dataset(items):
     """A ``datasets.Dataset`` of prompt/completion rows with their images."""
     from datasets import Dataset
-
-    from .prompts import training_row
 
     if not items:
         raise PGFSelectError("no training items: examples_per_task must be at least 1")
@@ -83,8 +83,6 @@ def lora_config(training: TrainingConfig):
     such as ``gate_proj`` or ``all-linear`` match its layers too)."""
     from peft import LoraConfig
 
-    from .models import VISION_MODULES
-
     exclude = None if training.train_vision else rf"{VISION_MODULES}(\..*)?"
     return LoraConfig(r=training.rank, lora_alpha=training.alpha, lora_dropout=training.dropout,
                       target_modules=training.target_modules, exclude_modules=exclude, task_type="CAUSAL_LM")
@@ -94,8 +92,6 @@ def freeze_vision(model) -> int:
     """Freeze the vision tower's parameters (full finetuning with ``train_vision: false``);
     returns how many tensors were frozen."""
     import re
-
-    from .models import VISION_MODULES
 
     pattern = re.compile(rf"{VISION_MODULES}\.")
     frozen = 0
@@ -167,8 +163,6 @@ def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, s
     import torch
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
-
-    from .models import detect_runtime, load_model, load_processor, quiet_libraries
 
     quiet_libraries()
     runtime = runtime or detect_runtime(model_cfg)

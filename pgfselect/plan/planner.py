@@ -26,8 +26,10 @@ from ..matrix import PGFMatrix
 from ..names import normalize
 from ..version import __version__
 from .budget import parse_examples
+from .checks import check_solver
 from .expected import blend_expected, saturating_expected
 from .optimizer import proportional, round_allocation, solve, solve_mean_variance
+from .variance import cell_variance
 
 # Chosen by leave-one-seed-out value on the published and synthetic matrices (benchmarks/RESULTS.md,
 # "planner_oos"): the default must beat the best single source out of sample, not in sample.
@@ -239,8 +241,6 @@ class MixturePlanner:
         if not isinstance(self.target_examples, int) or self.target_examples < 0:
             raise PGFSelectError(f"target_examples {self.target_examples!r} must be a whole number ≥ 0")
         if self.solver is not None:
-            from .checks import check_solver
-
             check_solver(self.solver)
 
     def _resolve_targets(self, matrix: PGFMatrix) -> dict[str, float]:
@@ -276,8 +276,6 @@ class MixturePlanner:
     def _cell_estimates(self, matrix: PGFMatrix):
         """Seed mean, its raw standard error, its empirical-Bayes standard error, and which cells
         are predicted, over [source, target]."""
-        from .variance import cell_variance
-
         mean = matrix.mean()
         unc = matrix.sem()
         var = cell_variance(matrix)

@@ -28,11 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..compare import recipe_hash_of
 from ..errors import PGFSelectError
-from ..progress import Progress
 from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
+from ..measure.bases import prepare_base
+from ..measure.runner import ModelSession
+from ..measure.training import CellFailed
+from ..progress import Progress
 from .resolve import Resolution, RunSpec, resolve
-from .schema import LoadedRecipe
+from .schema import canonical_strategy, LoadedRecipe
 
 RUN_FORMAT = "pgfselect-run"
 
@@ -103,9 +107,6 @@ class RecipeRunner:
         return self.summary_
 
     def _session(self, res: Resolution, log):
-        from ..measure.bases import prepare_base
-        from ..measure.runner import ModelSession
-
         r = self.loaded.recipe
         cache = Path(self.cache_dir or os.environ.get("PGFSELECT_CACHE_DIR") or self.out_dir)
         # A tiny base is warmed up on the matrix's tasks, as measure does: the same tasks and
@@ -117,8 +118,6 @@ class RecipeRunner:
         return session, eval_items
 
     def _run_one(self, session, eval_items: dict, res: Resolution, run: RunSpec) -> None:
-        from ..measure.training import CellFailed
-
         r = self.loaded.recipe
         items = sample_items(self.loaded, run)
         final = self.out_dir / run.key
@@ -168,7 +167,6 @@ def select_runs(runs: list[RunSpec], only) -> list[RunSpec]:
     strategy is an error naming the recipe's strategies."""
     if not only:
         return list(runs)
-    from .schema import canonical_strategy
 
     try:
         wanted = {canonical_strategy(s) for s in only}
@@ -218,8 +216,6 @@ def run_metrics(res: Resolution, run: RunSpec, outcome) -> dict:
 
 
 def recorded_hash(out_dir: Path) -> str | None:
-    from ..compare import recipe_hash_of
-
     return recipe_hash_of(out_dir)
 
 

@@ -26,8 +26,12 @@ from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
 from ..measure.config import (EvalConfig, ModelConfig, TrainingConfig, _Strict, drop_legacy_defaults,
                               validate_config)
+from ..names import normalize
+from ..plan import canonical_strategy as planner_strategy
 from ..plan.budget import parse_examples
 from ..plan.planner import DEFAULT_KAPPA
+from ..tasks import SOURCES
+from ..tasks.registry import task_with_options
 
 # Strategies a recipe can run. Planned ones go through MixturePlanner on the recipe's matrix.
 PLANNED = ("pgf", "paper", "top_k", "uniform", "random", "best_single")
@@ -47,9 +51,6 @@ RECIPE_VERSION = 1
 def canonical_strategy(name: str) -> str:
     """'zero-shot', 'Zero_Shot' -> 'zero_shot'; the planner's names and aliases otherwise.
     Raises ValueError (a schema error) naming the valid strategies."""
-    from ..names import normalize
-    from ..plan import canonical_strategy as planner_strategy
-
     if normalize(str(name)) == "zeroshot":
         return "zero_shot"
     try:
@@ -165,7 +166,6 @@ class Recipe(_Strict):
     def _prefix(cls, v):
         if v is None:
             return v
-        from ..tasks import SOURCES
 
         src = v.rstrip(":").strip().lower()
         if src not in SOURCES:
@@ -196,8 +196,6 @@ class Recipe(_Strict):
     # ------------------------------------------------------------------ derived
     def task(self, task_id: str):
         """The registry task for ``task_id`` with this recipe's task options."""
-        from ..tasks.registry import task_with_options
-
         return task_with_options(task_id, self.task_options)
 
     @property

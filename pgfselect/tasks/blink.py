@@ -24,8 +24,8 @@ import os
 from pathlib import Path
 
 from ..errors import PGFSelectError
-from .loading import first_line, quiet_datasets, to_pil
 from .base import Task, blink_meta, sample_pool
+from .loading import first_line, quiet_datasets, to_pil
 from .schema import Item, parse_answer
 
 BLINK_HUB_ID = "BLINK-Benchmark/BLINK"

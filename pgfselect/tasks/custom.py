@@ -47,8 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
 from ..names import resolve
-from .loading import first_line, open_image, quiet_datasets, to_pil
 from .base import SPLITS, Task, sample_pool
+from .loading import first_line, open_image, quiet_datasets, to_pil
 from .schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, Item, parse_answer, validate_item
 
 CUSTOM_TASKS_ENV = "PGFSELECT_CUSTOM_TASKS"

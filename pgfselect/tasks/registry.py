@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from ..errors import PGFSelectError
 from ..names import BLINK_TASKS, resolve
-from .base import (SOURCES, SPLITS, Task, blink_meta, check_n, check_seed, check_split,  # noqa: F401  (re-exported)
-                   construct, sample_pool, split_id)
+from .base import SOURCES, SPLITS, Task, blink_meta, construct, split_id
 from .blink import BlinkTask
 from .custom import get_custom_task, registered_custom_tasks
 from .synthetic import SyntheticTask
+
+__all__ = ["SOURCES", "SPLITS", "Task", "blink_meta", "get_task", "list_tasks", "split_id", "task_with_options"]
 
 
 def task_with_options(task_id: str, task_options: dict) -> "Task":

@@ -17,6 +17,7 @@ from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions, staged_folder
 from ...names import BLINK_TASKS, resolve
 from ..base import blink_meta
+from ..blink import BlinkTask
 from ..schema import PROMPT_VERSION, Item, validate_item
 from .base import ABSENT, BUILDERS, Builder, Context
 from .card import data_card
@@ -80,8 +81,6 @@ def _write_item(tmp: Path, stem: str, item: Item) -> str:
 def _blink_val(task: str, blink_val) -> list[Item]:
     """BLINK's own val items of ``task`` (from a local copy), so the build folder is a task that
     trains on built items and is evaluated on BLINK val (what measure/train recipes expect)."""
-    from ..blink import BlinkTask
-
     return BlinkTask(task, local_path=blink_val).items("val")
 
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import PGFSelectError
+from ...fileio import check_writable, package_versions, staged_folder
+from ..export import png_bytes
+from ..loading import open_image, to_pil
 from ..schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, OPEN_INSTRUCTIONS, parse_answer, parse_number
 
 CLOSED_SET_HINT = 10  # at most this many distinct answers: offer them as choices (--answer-type choice)
@@ -83,8 +86,6 @@ def refuse_multi_turn(multi: list[str], total: int) -> None:
 
 def image_path(root: Path, rel, where: str) -> Path:
     """``root/rel``, which must stay inside ``root`` and be a readable image."""
-    from ..loading import open_image
-
     if not isinstance(rel, str) or not rel.strip():
         raise PGFSelectError(f"{where}: image path {rel!r} must be a non-empty string")
     path = (root / rel).resolve()
@@ -98,8 +99,6 @@ def image_path(root: Path, rel, where: str) -> Path:
 def column_image(value, root: Path, where: str):
     """An image from a dataset cell: decoded, embedded bytes, or a path, which like any other
     image path must stay inside ``root`` (the dataset's folder)."""
-    from ..loading import to_pil
-
     if isinstance(value, str):
         return image_path(root, value, where)
     if isinstance(value, dict) and not value.get("bytes") and value.get("path"):
@@ -198,8 +197,6 @@ def _copy_image(src, dest_stem: Path) -> str:
         dest = dest_stem.with_suffix(src.suffix.lower() or ".png")
         shutil.copyfile(src, dest)  # the user's bytes, unchanged
     else:
-        from ..export import png_bytes
-
         dest = dest_stem.with_suffix(".png")
         dest.write_bytes(png_bytes(src))
     return dest.name
@@ -208,8 +205,6 @@ def _copy_image(src, dest_stem: Path) -> str:
 def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source: str, answer_type: str | None,
                fractions: tuple[float, float, float], seed: int, number_options: dict) -> dict:
     """Check everything, then build the task folder beside ``out`` and rename it into place."""
-    from ...fileio import check_writable, package_versions, staged_folder
-
     check_records(records)
     kind, options, hint = decide_answer_type(records, answer_type)
     splits = assign_splits(len(records), fractions, seed)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from ...errors import PGFSelectError
+from ..loading import first_line, quiet_datasets
 from .common import Record, column_image, records_from_turns, refuse_multi_turn, single_turns
 
 
@@ -28,8 +29,6 @@ def _turns(messages, where: str) -> list[tuple[str, str]]:
 def _rows(path: Path):
     """(where, row) of a JSONL file or a datasets folder."""
     if path.is_dir():
-        from ..loading import first_line, quiet_datasets
-
         with quiet_datasets() as datasets:
             try:
                 ds = datasets.load_from_disk(str(path))
