@@ -29,6 +29,7 @@ import numpy as np
 from .errors import PGFSelectError
 from .fileio import atomic_write
 from .names import resolve
+from .plan.strategies import table_rank
 from .stats import mean_t_interval, wilson_interval
 from .wording import plural
 
@@ -243,7 +244,7 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
     acc = {s: {r.seed: r.accuracy for r in rs} for s, rs in by.items()}
     predicted = {s: _predicted(rs, base) for s, rs in by.items()}
     rows = []
-    for strategy, rs in sorted(by.items(), key=lambda kv: _order(kv[0])):
+    for strategy, rs in sorted(by.items(), key=lambda kv: table_rank(kv[0])):
         rs = sorted(rs, key=lambda r: (r.seed is None, r.seed))
         values = [r.accuracy for r in rs]
         mean, lo, hi = mean_t_interval(values, level)
@@ -277,11 +278,6 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
                 row["warnings"].append(check["warning"])
         rows.append(row)
     return rows
-
-
-def _order(strategy: str) -> tuple:
-    order = ["pgf", "paper", "top_k", "best_single", "uniform", "random", "direct", "zero_shot"]
-    return (order.index(strategy) if strategy in order else -1, strategy)
 
 
 def _predicted(rs: list[RunRecord], base: float | None) -> dict | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from .budget import parse_examples
 from .checks import check_solver
 from .expected import blend_expected, saturating_expected
 from .optimizer import proportional, round_allocation, solve, solve_mean_variance
+from .strategies import PLANNER_STRATEGIES, REGISTRY, RuleInputs, canonical_strategy
 from .variance import cell_variance
 
 # Chosen by leave-one-seed-out value on the published and synthetic matrices (benchmarks/RESULTS.md,
@@ -40,27 +41,7 @@ OBJECTIVES = {
     "saturating": "maximise Σ w·log(1 + x/s) with w = mean − κ·sem (diminishing returns per source)",
 }
 NO_HELPFUL_SOURCE = "no_helpful_source"
-STRATEGIES = {
-    "pgf": "the optimiser: expected PGF of the mix minus κ standard errors (or --objective saturating)",
-    "paper": "the paper's rule: sources with mean PGF > τ, examples in proportion to PGF",
-    "top_k": "the k sources with the highest shrunk PGF, equal split",
-    "uniform": "every candidate source, equal split (ignores PGF)",
-    "random": "k random candidate sources (seeded), equal split",
-    "best_single": "the whole budget on the single best source",
-    "direct": "the target's own training data only (direct finetuning)",
-}
-_ALIASES = {"randomk": "random", "topk": "top_k", "bestsingle": "best_single", "targetonly": "direct",
-            "direct": "direct", "pgf": "pgf", "paper": "paper", "uniform": "uniform", "random": "random"}
-
-
-def canonical_strategy(name: str) -> str:
-    key = normalize(name)
-    if key in _ALIASES:
-        return _ALIASES[key]
-    if key == "zeroshot":
-        raise PGFSelectError("strategy 'zero_shot' trains nothing, so it has no mixture to plan; "
-                             "it is a baseline of `pgfselect train`")
-    raise PGFSelectError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
+STRATEGIES = PLANNER_STRATEGIES  # name -> description (the registry: plan/strategies.py)
 
 
 @dataclass
@@ -415,20 +396,13 @@ class MixturePlanner:
             if x is None:
                 return None
             x, priority = x * self.budget_, inp.mean
-        elif strategy == "paper":
-            w = np.where(free & (inp.mean > self.tau), inp.mean, 0.0)
-            if not (w > 0).any():
-                if inp.mean.max() <= 0:
-                    return None
-                best = inp.names[int(np.argmax(inp.mean))]
-                raise PGFSelectError(f"no source has mean PGF above tau={self.tau} for this target "
-                                     f"(best: {best} at {inp.mean.max():.3f}); lower tau")
-            x, priority = proportional(w, budget, caps), w
-        elif strategy in ("top_k", "best_single", "random", "uniform", "direct"):
-            w = self._pick(inp, free, strategy, budget)
-            x, priority = proportional(w, budget, caps), inp.weight
-        else:  # pragma: no cover - canonical_strategy guards this
-            raise AssertionError(strategy)
+        else:  # a closed-form rule of the registry
+            w, notes = REGISTRY[strategy].rule(RuleInputs(inp.names, inp.mean, inp.weight, inp.caps, free,
+                                                          self.budget_, budget, self.k, self.seed, self.tau))
+            self.notes_.extend(notes)
+            if w is None:
+                return None
+            x, priority = proportional(w, budget, caps), (w if strategy == "paper" else inp.weight)
         ints = round_allocation(x, budget, caps, priority)
         out = {n: int(v) for n, v in zip(inp.names, ints)}
         for n, v in fixed.items():
@@ -484,29 +458,6 @@ class MixturePlanner:
         if value <= 0 and not fixed:
             return None
         return shares
-
-    def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str, left: int) -> np.ndarray:
-        """Sources chosen by a rule; ``left``: the budget after the fixed sources."""
-        idx = np.flatnonzero(free)
-        if strategy in ("top_k", "random") and self.k > len(idx):
-            self.notes_.append(f"k={self.k} is more than the {len(idx)} candidate source"
-                               f"{'' if len(idx) == 1 else 's'}: strategy {strategy} uses them all")
-        if strategy in ("uniform", "direct"):
-            chosen = idx
-        elif strategy == "random":
-            rng = np.random.default_rng(self.seed)
-            chosen = rng.choice(idx, size=min(self.k, len(idx)), replace=False)
-        else:
-            k = 1 if strategy == "best_single" else self.k
-            order = idx[np.argsort(-inp.weight[idx], kind="stable")]
-            chosen = order[:k]
-        w = np.zeros(len(inp.names))
-        w[chosen] = 1.0
-        if inp.caps[chosen].sum() < left - 0.5 and strategy in ("best_single", "top_k", "random"):
-            names = ", ".join(inp.names[i] for i in chosen)
-            raise PGFSelectError(f"strategy {strategy}: {names} have only {int(inp.caps[chosen].sum())} "
-                                 f"examples available, below the budget {self.budget_}")
-        return w
 
     def _why_not(self, inp: _Inputs, name: str) -> str:
         i = inp.names.index(name)
@@ -579,7 +530,3 @@ def _stats(mean, unc, lo, hi, predicted) -> dict:
 def plan(matrix: PGFMatrix, target, budget, **kw) -> dict:
     """Functional shortcut: ``MixturePlanner(target, budget, **kw).fit(matrix).to_dict()``."""
     return MixturePlanner(target, budget, **kw).fit(matrix).to_dict()
-
-
-def strategies() -> Sequence[str]:
-    return list(STRATEGIES)
