@@ -135,3 +135,9 @@ def test_the_graph_sees_function_local_imports(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     graph = import_graph()
     assert list(nx.simple_cycles(graph)) and not graph.has_edge("pgfselect.c", "pgfselect.a")
+
+
+def test_no_module_is_longer_than_a_reader_holds():
+    lengths = {str(p.relative_to(PACKAGE.parent)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert len(lengths) > 50
+    assert {name: n for name, n in lengths.items() if n > 450} == {}
