@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import PGFSelectError
-from .fileio import package_versions
+from .fileio import package_versions, to_jsonable
 from .matrix import UNDEFINED, UNMEASURED, PGFMatrix, load
 from .names import BlinkTask, blink_tasks, normalize
 from .stats import jackknife_interval, leave_one_seed_out, t_interval
@@ -365,7 +365,7 @@ class TransferAnalysis:
         evidence["cliques"] = {s: [c.to_dict() for c in cl] for s, cl in self.cliques_.items()}
         evidence["personas"] = {label: {e.task: e.to_dict() for e in ev} for label, ev in self.personas_.items()}
         doc["evidence"] = evidence
-        return _finite(doc)
+        return to_jsonable(doc, finite=True)
 
 
 def analyze(matrix: PGFMatrix | str, **params) -> TransferAnalysis:
@@ -412,18 +412,3 @@ def _score_record(value, per_seed, seeds, lo, hi) -> dict:
     return {"value": float(value), "seed_mean": float(per_seed.mean()),
             "per_seed": {s: float(v) for s, v in zip(seeds, per_seed)},
             "ci": None if not (np.isfinite(lo) and np.isfinite(hi)) else [float(lo), float(hi)]}
-
-
-def _finite(obj):
-    """NaN/inf -> None, numpy scalars -> Python, recursively (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

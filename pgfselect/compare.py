@@ -29,6 +29,7 @@ import numpy as np
 from .errors import PGFSelectError
 from .fileio import atomic_write
 from .names import resolve
+from .plotting import png_bytes, pyplot
 from .plan.strategies import table_rank
 from .stats import mean_t_interval, wilson_interval
 from .wording import plural
@@ -372,10 +373,7 @@ def plot_figure(rows: list[dict], title: str | None = None):
     printed) with its CI, the seeds as small dots beside it, zero-shot as a dashed line and the
     plan's predicted accuracy as an open diamond. The y-axis is zoomed to the data (no bars: a
     bar on a cut axis would misstate ratios) and the legend sits outside the axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import PercentFormatter
 
     fig, ax = plt.subplots(figsize=(1.1 * len(rows) + 4.2, 4.2), dpi=120)
@@ -414,12 +412,4 @@ def plot_figure(rows: list[dict], title: str | None = None):
 
 def plot(rows: list[dict], path: str | Path, title: str | None = None) -> Path:
     """:func:`plot_figure`, written atomically as PNG."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    fig = plot_figure(rows, title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write(path, buf.getvalue())
+    return atomic_write(path, png_bytes(plot_figure(rows, title)))

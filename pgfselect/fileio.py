@@ -1,12 +1,41 @@
-"""Atomic file writes: readers never see a half-written file, and a crash leaves none behind."""
+"""Files: atomic writes (readers never see a half-written file, and a crash leaves none behind),
+output checks, package versions for provenance, and the one numpy -> JSON conversion."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
+
 from .errors import PGFSelectError
+
+
+def to_jsonable(obj, *, finite: bool = False):
+    """numpy scalars and arrays to Python numbers and lists, recursively through dicts, lists and
+    tuples, so a document serialises to JSON and YAML alike; ``finite``: NaN/inf to None (strict
+    JSON)."""
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v, finite=finite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, finite=finite) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist(), finite=finite)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if finite and isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_default(o):
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays as Python values."""
+    if isinstance(o, (np.generic, np.ndarray)):
+        return to_jsonable(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:

@@ -13,7 +13,6 @@ matplotlib runs on its Agg backend (no screen needed) and is imported only when 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -24,6 +23,7 @@ import numpy as np
 
 from .analysis import (PERSONAS, SIGNS, VIEWS, TransferAnalysis, analyses_json, blink_info, persona_summary,
                        task_group)
+from .plotting import png_bytes, pyplot
 
 VIS_JS = "data/vendor/vis-network-9.1.2/vis-network.min.js"
 GRAPH_TEMPLATE = "data/transfer_graph.html"
@@ -68,25 +68,13 @@ def file_slugs(analyses: Sequence[TransferAnalysis]) -> list[str]:
 
 
 # ------------------------------------------------------------------------- figures
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
-    _pyplot().close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=130)
 
 
 def heatmap_png(a: TransferAnalysis) -> bytes:
     """Seed-mean PGF heatmap (rows: source finetuned on, columns: target evaluated)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import Normalize
     from matplotlib.patches import Rectangle
 
@@ -126,7 +114,7 @@ def heatmap_png(a: TransferAnalysis) -> bytes:
 def bars_png(analyses: Sequence[TransferAnalysis]) -> bytes:
     """Transferability (top) and malleability (bottom): positive bars up, negative bars down,
     one colour per matrix, whiskers = jackknife CI over seeds."""
-    plt = _pyplot()
+    plt = pyplot()
 
     tasks = analyses[0].tasks_
     n, k = len(tasks), len(analyses)

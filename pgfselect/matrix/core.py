@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import PGFSelectError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, json_default
 from ..names import resolve
 from ..stats import quiet_nan_warnings, t_quantile
 
@@ -283,7 +283,7 @@ class PGFMatrix:
         doc = {"format": "pgfselect-matrix", "version": 1, "model": self.model,
                "seeds": list(self.seeds), "sources": list(self.sources), "targets": list(self.targets),
                "provenance": self.provenance, "rows": self.rows()}
-        text = json.dumps(doc, indent=1, default=_json_default)
+        text = json.dumps(doc, indent=1, default=json_default)
         if path is not None:
             atomic_write(path, text)
         return text
@@ -306,9 +306,3 @@ def _int_or_blank(arr, idx):
     if arr is None or np.isnan(arr[idx]):
         return ""
     return int(arr[idx])
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(type(o))

@@ -21,6 +21,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import PGFSelectError
+from ..fileio import to_jsonable
 from ..matrix import PGFMatrix
 from ..names import normalize
 from ..version import __version__
@@ -365,7 +366,7 @@ class MixturePlanner(Allocation):
     def to_dict(self) -> dict:
         """The plan as a plain dict (the JSON output and the plan file)."""
         targets = list(self.targets_)
-        return _plain({
+        return to_jsonable({
             "pgfselect_plan": 1,
             "target": targets[0] if len(targets) == 1 else targets,
             "targets": {t: round(w, 6) for t, w in self.targets_.items()},
@@ -391,17 +392,6 @@ class MixturePlanner(Allocation):
                         "fix": dict(self.fix or {})},
             "pgfselect_version": __version__,
         })
-
-
-def _plain(obj):
-    """Numpy scalars to Python numbers, so the plan serialises to YAML and JSON alike."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def _stats(mean, unc, lo, hi, predicted) -> dict:
