@@ -29,12 +29,12 @@ import numpy as np
 from .errors import PGFSelectError
 from .fileio import atomic_write
 from .names import resolve
-from .plotting import png_bytes, pyplot
 from .plan.strategies import table_rank
+from .plotting import png_bytes, pyplot
+from .recipes.records import is_run_record, recipe_hash_of
 from .stats import mean_t_interval, wilson_interval
 from .wording import plural
 
-RUN_FORMAT = "pgfselect-run"
 REFERENCES = ("direct", "random")
 ALPHA, POWER = 0.05, 0.80
 
@@ -96,23 +96,12 @@ def load_runs(paths, task: str | None = None) -> list[RunRecord]:
     return runs
 
 
-def recipe_hash_of(folder) -> str | None:
-    """The recipe hash a ``train --out`` folder records in its recipe.yaml (None: no recipe there)."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load((Path(folder) / "recipe.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return doc.get("recipe_hash") if isinstance(doc, dict) else None
-
-
 def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
     try:
         doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise PGFSelectError(f"cannot read {str(path)!r}: {exc}") from None
-    if doc.get("format") != RUN_FORMAT:
+    if not is_run_record(doc):
         raise PGFSelectError(f"{str(path)!r} is not a pgfselect run record (format {doc.get('format')!r})")
     evaluated = None
     if task is not None:  # resolved outside the try below: its error is a message of its own

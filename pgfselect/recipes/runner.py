@@ -28,17 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..compare import recipe_hash_of
 from ..errors import PGFSelectError
 from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
 from ..measure.bases import prepare_base
 from ..measure.runner import ModelSession
 from ..measure.training import CellFailed
 from ..progress import Progress
+from .records import RUN_FORMAT, RUN_VERSION, is_run_record, recipe_hash_of
 from .resolve import Resolution, RunSpec, resolve
 from .schema import canonical_strategy, LoadedRecipe
-
-RUN_FORMAT = "pgfselect-run"
 
 
 def resolve_runs(loaded: LoadedRecipe, check_data: bool = False) -> Resolution:
@@ -84,7 +82,7 @@ class RecipeRunner:
             doc = json.loads((self.out_dir / run.key / "metrics.json").read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        return doc if doc.get("format") == RUN_FORMAT and doc.get("recipe_hash") == recipe_hash else None
+        return doc if is_run_record(doc, recipe_hash) else None
 
     # ------------------------------------------------------------------ the work
     def run(self) -> dict:
@@ -209,7 +207,7 @@ def run_metrics(res: Resolution, run: RunSpec, outcome) -> dict:
                  "format_ok": rec.get("format_ok")} for t, rec in outcome.results.items()}
     tgt = tasks[res.target_id]
     train = {k: v for k, v in (outcome.train or {}).items() if k != "item_ids"}
-    return {"format": RUN_FORMAT, "version": 1, "recipe_hash": res.recipe_hash, "strategy": run.strategy,
+    return {"format": RUN_FORMAT, "version": RUN_VERSION, "recipe_hash": res.recipe_hash, "strategy": run.strategy,
             "seed": run.seed, "target": res.target_id, "accuracy": tgt["accuracy"], "correct": tgt["correct"],
             "n": tgt["n"], "expected_pgf": run.expected_pgf, "tasks": tasks, "train": train,
             "eval_seconds": round(outcome.eval_seconds, 3)}
