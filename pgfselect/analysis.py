@@ -28,7 +28,7 @@ import numpy as np
 from .errors import PGFSelectError
 from .fileio import package_versions, to_jsonable
 from .matrix import UNDEFINED, UNMEASURED, PGFMatrix, load
-from .names import BlinkTask, blink_tasks, normalize
+from .names import blink_info
 from .stats import jackknife_interval, leave_one_seed_out, t_interval
 
 SIGNS = ("positive", "negative")
@@ -105,12 +105,6 @@ def complete_values(matrix: PGFMatrix) -> tuple[tuple[str, ...], tuple[str, ...]
             raise PGFSelectError(f"{label} has {len(cells)} {what}: {'; '.join(cells[:4])}{more}; "
                                  f"analysis needs a complete matrix ({advice})")
     return tasks, m.seeds, m.values.copy()
-
-
-def blink_info(task: str) -> BlinkTask | None:
-    """The BLINK task a name denotes ('suite:Name' maps through Name), or None."""
-    bare = normalize(task.split(":", 1)[-1])
-    return next((info for info in blink_tasks().values() if normalize(info.name) == bare), None)
 
 
 def task_group(task: str, grouping: str) -> tuple[str, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..matrix import CITATION, DEFAULT_MATRIX, load, PUBLISHED
-from ..names import blink_tasks
+from ..names import short_label
 from ..wording import plural
 from .common import console, echo_json, format_option
 
@@ -84,15 +84,13 @@ def show(matrix_spec, ci, fmt):
         return
     from rich.table import Table
 
-    alias = {t.name: t.alias for t in blink_tasks().values()}
-    short = lambda name: alias.get(name.split(":")[-1], name)  # noqa: E731
 
     model = f" ({m.model})" if m.model else ""
     table = Table(title=f"{m.name}{model}: seed-mean PGF over {plural(len(m.seeds), 'seed')}, "
                         f"row = source, column = target" + (", ± half-width of the 95% CI" if ci else ""), title_justify="left")
     table.add_column("source")
     for t in m.targets:
-        table.add_column(short(t), justify="right")
+        table.add_column(short_label(t, suite=False), justify="right")
     for i, s in enumerate(m.sources):
         cells = []
         for j in range(len(m.targets)):
@@ -104,10 +102,10 @@ def show(matrix_spec, ci, fmt):
             if ci and np.isfinite(lo[i, j]):
                 text += f"\n±{(hi[i, j] - lo[i, j]) / 2:.2f}"
             cells.append(text)
-        table.add_row(short(s), *cells)
+        table.add_row(short_label(s, suite=False), *cells)
     con = console()
     con.print(table)
-    legend = [f"{short(t)} = {t}" for t in dict.fromkeys(m.sources + m.targets) if short(t) != t]
+    legend = [f"{short_label(t, suite=False)} = {t}" for t in dict.fromkeys(m.sources + m.targets) if short_label(t, suite=False) != t]
     if legend:
         con.print("; ".join(legend), soft_wrap=True)
     if "citation" in m.provenance:

@@ -10,7 +10,7 @@ import click
 from ..errors import PGFSelectError
 from ..fileio import atomic_write, check_output
 from ..matrix import load
-from ..names import blink_tasks
+from ..names import short_label
 from ..predict import empty_like, MatrixCompleter, suggest as suggest_sources, with_all_sources
 from .common import console, echo_json, quiet_option
 
@@ -140,8 +140,6 @@ def _print_grid(c, name: str) -> None:
     """Sources × targets; measured cells plain, predicted ones italic with '~' and their ± std."""
     from rich.table import Table
 
-    alias = {t.name: t.alias for t in blink_tasks().values()}
-    short = lambda name: alias.get(name.split(":", 1)[-1], name[:6])  # noqa: E731
     n_pred = int(c.predicted_.sum())
     table = Table(title=f"completed PGF matrix {name}: {int(c.measured_.sum())} measured, {n_pred} predicted "
                         f"(~mean ±std, 90% interval = mean ± 1.645·std)"
@@ -149,7 +147,7 @@ def _print_grid(c, name: str) -> None:
                   title_justify="left", show_lines=True)
     table.add_column("source \\ target")
     for t in c.targets_:
-        table.add_column(short(t), justify="right")
+        table.add_column(short_label(t, suite=False), justify="right")
     for i, s in enumerate(c.sources_):
         cells = []
         for j in range(len(c.targets_)):
@@ -159,7 +157,7 @@ def _print_grid(c, name: str) -> None:
                 cells.append(f"{c.mean_[i, j]:+.2f}")
             else:
                 cells.append(f"[italic yellow]~{c.mean_[i, j]:+.2f}\n±{c.std_[i, j]:.2f}[/italic yellow]")
-        table.add_row(f"{s} ({short(s)})", *cells)
+        table.add_row(f"{s} ({short_label(s, suite=False)})", *cells)
     con = console()
     con.print(table)
     if c.alpha_ is not None:
