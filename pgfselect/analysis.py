@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import PGFSelectError
+from .estimator import Estimator, boolean, interval
 from .fileio import package_versions, to_jsonable
 from .matrix import UNDEFINED, UNMEASURED, PGFMatrix, load
 from .names import blink_info
@@ -152,7 +153,7 @@ class PersonaEvidence:
                 "assigned": self.assigned}
 
 
-class TransferAnalysis:
+class TransferAnalysis(Estimator):
     """Transferability, malleability, group aggregates, cliques and personas of one PGF matrix.
 
     Parameters (stored only; :meth:`fit` does the work):
@@ -171,6 +172,11 @@ class TransferAnalysis:
     (sign -> [Clique]), ``personas_`` (label -> [PersonaEvidence], one per task), ``name_``, ``model_``,
     ``digest_`` (the matrix's content hash when fitted from a PGFMatrix).
     """
+
+    _parameter_constraints = {
+        "include_diagonal": boolean(), "strict_cliques": boolean(), "alpha": interval(0, 1, closed="neither"),
+        "ci_level": interval(0, 1, closed="neither"), "top_fraction": interval(0, 1, closed="right"),
+    }
 
     def __init__(self, include_diagonal: bool = False, strict_cliques: bool = False, alpha: float = 0.05,
                  ci_level: float = 0.95, top_fraction: float = 1 / 3):
@@ -193,7 +199,7 @@ class TransferAnalysis:
                    name: str = "", model: str = "") -> "TransferAnalysis":
         """Analyse ``values[seed, source, target]`` (every cell finite; sources and targets both
         in ``tasks`` order). ``mean`` replaces the plain seed mean (e.g. a completed matrix)."""
-        self._check_params()
+        self._validate_params()
         values = np.asarray(values, dtype=float)
         if values.ndim == 2:
             values = values[None]
@@ -231,14 +237,6 @@ class TransferAnalysis:
         self.cliques_ = {sign: self._cliques(sign) for sign in SIGNS}
         self.personas_ = {label: self._personas(label) for label in PERSONAS}
         return self
-
-    def _check_params(self):
-        if not 0 < self.alpha < 1:
-            raise PGFSelectError(f"alpha must be in (0, 1), got {self.alpha}")
-        if not 0 < self.ci_level < 1:
-            raise PGFSelectError(f"ci_level must be in (0, 1), got {self.ci_level}")
-        if not 0 < self.top_fraction <= 1:
-            raise PGFSelectError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
 
     def _counted(self) -> np.ndarray:
         n = len(self.tasks_)
@@ -325,12 +323,15 @@ class TransferAnalysis:
     # ------------------------------------------------------------------ results
     def personas(self) -> dict[str, list[str]]:
         """label -> tasks that carry it (in task order)."""
+        self._check_fitted("tasks_")
         return {label: [e.task for e in ev if e.assigned] for label, ev in self.personas_.items()}
 
     def cliques(self) -> dict[str, list[list[str]]]:
+        self._check_fitted("tasks_")
         return {sign: [list(c.tasks) for c in cl] for sign, cl in self.cliques_.items()}
 
     def settings(self) -> dict:
+        self._check_fitted("tasks_")
         n = len(self.tasks_)
         return {"include_diagonal": self.include_diagonal, "n_counted": self.n_counted_,
                 "strict_cliques": self.strict_cliques, "alpha": self.alpha, "ci_level": self.ci_level,
@@ -343,6 +344,7 @@ class TransferAnalysis:
 
     def to_dict(self) -> dict:
         """The JSON document: transferability, malleability, cliques, personas, evidence."""
+        self._check_fitted("tasks_")
         doc = {"matrix": self.name_, "model": self.model_, "matrix_digest": self.digest_,
                "tasks": list(self.tasks_), "seeds": list(self.seeds_)}
         evidence = {"settings": self.settings(),

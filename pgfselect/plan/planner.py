@@ -21,6 +21,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import PGFSelectError
+from ..estimator import Estimator, interval, one_of, whole
 from ..fileio import to_jsonable
 from ..matrix import PGFMatrix
 from ..names import normalize
@@ -44,7 +45,7 @@ NO_HELPFUL_SOURCE = "no_helpful_source"
 STRATEGIES = PLANNER_STRATEGIES  # name -> description (the registry: plan/strategies.py)
 
 
-class MixturePlanner(Allocation):
+class MixturePlanner(Estimator, Allocation):
     """Plan a mixture of source tasks for one or several targets under a budget of examples.
 
     Parameters are only stored here; :meth:`fit` does the work (scikit-learn style). After
@@ -77,6 +78,11 @@ class MixturePlanner(Allocation):
         strategy ``pgf`` then maximises its fitted response instead of the blend (sources it
         does not know are left out).
     """
+
+    _parameter_constraints = {
+        "objective": one_of(*OBJECTIVES), "kappa": interval(0), "saturation": interval(0, closed="right"),
+        "tau": interval(), "k": whole(1), "seed": whole(0), "target_examples": whole(0),
+    }
 
     def __init__(self, target, budget, *, strategy="pgf", objective="mean_variance", kappa=DEFAULT_KAPPA,
                  saturation=500.0, available=None,
@@ -197,19 +203,7 @@ class MixturePlanner(Allocation):
 
     # ------------------------------------------------------------------ inputs
     def _check_params(self):
-        if self.objective not in OBJECTIVES:
-            raise PGFSelectError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
-        for name, value, ok in (("kappa", self.kappa, lambda v: v >= 0),
-                                ("saturation", self.saturation, lambda v: v > 0),
-                                ("tau", self.tau, lambda v: True)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-                raise PGFSelectError(f"{name} {value!r} is not allowed (kappa ≥ 0, saturation > 0, finite tau)")
-        if not isinstance(self.k, int) or self.k < 1:
-            raise PGFSelectError(f"k {self.k!r} must be a whole number ≥ 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise PGFSelectError(f"seed {self.seed!r} must be a whole number ≥ 0")
-        if not isinstance(self.target_examples, int) or self.target_examples < 0:
-            raise PGFSelectError(f"target_examples {self.target_examples!r} must be a whole number ≥ 0")
+        self._validate_params()
         if self.solver is not None:
             check_solver(self.solver)
 
@@ -365,6 +359,7 @@ class MixturePlanner(Allocation):
     # ------------------------------------------------------------------ outputs
     def to_dict(self) -> dict:
         """The plan as a plain dict (the JSON output and the plan file)."""
+        self._check_fitted("allocation_")
         targets = list(self.targets_)
         return to_jsonable({
             "pgfselect_plan": 1,

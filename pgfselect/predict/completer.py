@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import PGFSelectError
+from ..estimator import Constraint, Estimator, boolean, interval, whole
 from ..matrix import PGFMatrix
 from ..names import resolve
 from ..stats import quiet_nan_warnings
@@ -21,7 +22,7 @@ from .model import (COL_ALPHAS, DEFAULT_ALPHA, DIAG_MIN_SD, FALLBACK_SCALE, MIN_
                     task_similarity)
 
 
-class MatrixCompleter:
+class MatrixCompleter(Estimator):
     """Complete a partial PGF matrix; scikit-learn style (parameters in the constructor, work in
     :meth:`fit`, learned state in attributes ending in ``_``).
 
@@ -51,6 +52,14 @@ class MatrixCompleter:
     priors_ : names of the priors used; notes_ : warnings for the user (e.g. unmatched tasks).
     """
 
+    _parameter_constraints = {
+        "alpha": Constraint(lambda v: v is None or (isinstance(v, (tuple, list)) and len(v) == 3
+                                                    and all(interval(0, closed="right").check(a) for a in v)),
+                            "None or three positive ridge strengths (row, column, prior)"),
+        "n_folds": whole(2), "coverage": interval(0, 1, closed="neither"), "use_similarity": boolean(),
+        "random_state": whole(0),
+    }
+
     def __init__(self, alpha: tuple[float, float, float] | None = None, n_folds: int = 5,
                  coverage: float = 0.90, use_similarity: bool = True, random_state: int = 0):
         self.alpha = alpha
@@ -73,8 +82,7 @@ class MatrixCompleter:
         return ~self.measured_ & ~self.undefined_
 
     def fit(self, matrix: PGFMatrix, priors: Sequence[PGFMatrix] = ()) -> "MatrixCompleter":
-        if not 0 < self.coverage < 1:
-            raise PGFSelectError(f"coverage must be in (0, 1), got {self.coverage}")
+        self._validate_params()
         self._z = _normal_quantile(0.5 + self.coverage / 2)
         self.sources_, self.targets_ = tuple(matrix.sources), tuple(matrix.targets)
         self.notes_: list[str] = []
@@ -138,6 +146,7 @@ class MatrixCompleter:
 
     def column(self, target: str) -> dict:
         """One target's sources with mean, std, measured (the off-diagonal ones a plan uses)."""
+        self._check_fitted("mean_")
         t = resolve(target, self.targets_, "target")
         j = self.targets_.index(t)
         return {s: {"mean": float(self.mean_[i, j]), "std": float(self.std_[i, j]),
@@ -147,6 +156,7 @@ class MatrixCompleter:
     # ------------------------------------------------------------------ output
     def rows(self) -> list[dict]:
         """One row per (source, target), diagonal included: source, target, mean, std, measured."""
+        self._check_fitted("mean_")
         out = []
         for i, s in enumerate(self.sources_):
             for j, t in enumerate(self.targets_):
@@ -156,6 +166,7 @@ class MatrixCompleter:
         return out
 
     def to_csv(self) -> str:
+        self._check_fitted("mean_")
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=["source", "target", "mean", "std", "measured"],
                            extrasaction="ignore", lineterminator="\n")
@@ -165,6 +176,7 @@ class MatrixCompleter:
         return buf.getvalue()
 
     def to_dict(self) -> dict:
+        self._check_fitted("mean_")
         return {"sources": list(self.sources_), "targets": list(self.targets_), "priors": list(self.priors_),
                 "n_measured": int(self.measured_.sum()), "n_predicted": int(self.predicted_.sum()),
                 "alpha": None if self.alpha_ is None else list(self.alpha_),
