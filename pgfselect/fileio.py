@@ -4,6 +4,7 @@ output checks, package versions for provenance, and the one numpy -> JSON conver
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import tempfile
@@ -29,6 +30,17 @@ def to_jsonable(obj, *, finite: bool = False):
     if finite and isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def json_object(line: str, where: str) -> dict:
+    """One JSONL line as a dict; errors name ``where`` (the file and line)."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PGFSelectError(f"{where}: invalid JSON: {exc.msg}") from None
+    if not isinstance(rec, dict):
+        raise PGFSelectError(f"{where}: each line must be a JSON object")
+    return rec
 
 
 def json_default(o):

@@ -17,7 +17,7 @@ from pathlib import Path
 from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions, staged_folder
 from ..export import png_bytes
-from ..loading import open_image, to_pil
+from ..loading import open_image, path_inside, to_pil
 from ..schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, OPEN_INSTRUCTIONS, parse_answer, parse_number
 
 CLOSED_SET_HINT = 10  # at most this many distinct answers: offer them as choices (--answer-type choice)
@@ -86,12 +86,7 @@ def refuse_multi_turn(multi: list[str], total: int) -> None:
 
 def image_path(root: Path, rel, where: str) -> Path:
     """``root/rel``, which must stay inside ``root`` and be a readable image."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise PGFSelectError(f"{where}: image path {rel!r} must be a non-empty string")
-    path = (root / rel).resolve()
-    if Path(rel).is_absolute() or not path.is_relative_to(root.resolve()):
-        raise PGFSelectError(f"{where}: image path {rel!r} leaves the images folder {str(root)!r}; "
-                             "paths must be relative and stay inside it")
+    path = path_inside(root, rel, where, "image", "the images folder")
     open_image(path, where)  # missing or unreadable: a one-line error naming the file
     return path
 

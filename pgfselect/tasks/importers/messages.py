@@ -4,10 +4,10 @@ folder, each row with ``messages`` ([{role, content}], content a string or TRL's
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...errors import PGFSelectError
+from ...fileio import json_object
 from ..loading import first_line, quiet_datasets
 from .common import Record, column_image, records_from_turns, refuse_multi_turn, single_turns
 
@@ -49,13 +49,7 @@ def _rows(path: Path):
     with fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PGFSelectError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-                if not isinstance(row, dict):
-                    raise PGFSelectError(f"{path}:{lineno}: each line must be a JSON object")
-                yield f"{path}:{lineno}", row
+                yield f"{path}:{lineno}", json_object(line, f"{path}:{lineno}")
 
 
 def read(path: Path, images: Path | None, split_turns: bool) -> list[Record]:
