@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,8 +137,6 @@ def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
 
 def _top_answer_share(path: Path, target: str) -> float | None:
     """How often the run gives its most common answer on the target (1.0: always the same letter)."""
-    from collections import Counter
-
     try:
         preds = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except (OSError, json.JSONDecodeError):

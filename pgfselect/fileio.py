@@ -7,10 +7,13 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from .errors import PGFSelectError
 
@@ -177,8 +180,6 @@ TRAINING_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datas
 
 def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "cvxpy")) -> dict[str, str]:
     """Installed versions of ``names`` (missing ones are left out), for provenance records."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {}
     for name in names:
         try:
@@ -191,8 +192,6 @@ def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "c
 def read_yaml_mapping(path: str | os.PathLike, what: str = "config", not_mapping: str | None = None) -> dict:
     """A YAML file whose top level is a mapping. Errors name the file, and the line for YAML
     syntax; ``not_mapping`` replaces the message for a file that is not a mapping."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise PGFSelectError(f"{what} file {str(path)!r} not found")
@@ -214,8 +213,6 @@ def staged_folder(out: str | os.PathLike):
     """Build a folder beside ``out`` and rename it into place when the block ends without error
     (replacing ``out``, which the caller has checked may be replaced); on error nothing is left.
     So an output folder is either complete or absent."""
-    import shutil
-
     out = Path(out)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:

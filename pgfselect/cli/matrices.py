@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import click
+import numpy as np
 
 from ..matrix import CITATION, DEFAULT_MATRIX, load, PUBLISHED
 from ..names import short_label
@@ -69,8 +72,6 @@ def show(matrix_spec, ci, fmt):
       pgfselect matrices show published:qwen2.5-vl-3b --ci
       pgfselect matrices show runs/measure-tiny --format json
     """
-    import numpy as np
-
     m = load(matrix_spec)
     mean, std = m.mean(), m.std()
     lo, hi = m.ci()
@@ -113,6 +114,4 @@ def show(matrix_spec, ci, fmt):
 
 
 def _num(x):
-    import math
-
     return None if not math.isfinite(float(x)) else round(float(x), 6)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import click
+from click.core import ParameterSource
 
 from ..errors import PGFSelectError
 from ..fileio import check_output, read_yaml_mapping
@@ -157,16 +160,12 @@ _PARAMS = ("target_examples", "saturation", "available", "budget", "kappa", "sol
 
 def _as_flags(message: str) -> str:
     """The planner names its parameters (``target_examples 5: ...``); a CLI user reads flags."""
-    import re
-
     return re.sub(rf"^({'|'.join(_PARAMS)})\b(?= )", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _check_k(ctx, k, result) -> None:
     """An explicit --k above the candidates of top_k/random is refused (the planner would use
     them all and say so in a note)."""
-    from click.core import ParameterSource
-
     if result["strategy"] not in ("top_k", "random") or ctx.get_parameter_source("k") != ParameterSource.COMMANDLINE:
         return
 

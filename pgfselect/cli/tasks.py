@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..errors import PGFSelectError
@@ -149,8 +151,6 @@ def preview(task_id, split, n, seed, out, fmt, quiet, **opts):
     Example:
       pgfselect tasks preview synthetic:Counting --n 8 --out ct.png
     """
-    from pathlib import Path
-
     _check_n(n)
     check_output(Path(out), "--out", suffixes={".png": "PNG"}, inputs=_task_inputs(opts))
     task = _task(task_id, **opts)

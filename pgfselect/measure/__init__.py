@@ -11,6 +11,8 @@ For the recipe runner: :class:`ModelSession`, :func:`finetune_and_evaluate`,
 :func:`prepare_base` (bases).
 """
 
+import importlib
+
 from .config import EvalConfig, MeasureConfig, ModelConfig, TrainingConfig, WarmupConfig, load_config
 
 __all__ = ["EvalConfig", "MeasureConfig", "ModelConfig", "TrainingConfig", "WarmupConfig", "load_config",
@@ -22,7 +24,5 @@ _LAZY = {"measure": "engine", "finetune_and_evaluate": "runner", "evaluate_base"
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)

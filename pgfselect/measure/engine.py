@@ -20,6 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from ..errors import PGFSelectError
 from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
 from ..matrix import PGFMatrix
@@ -238,8 +241,6 @@ def _adapter_route(cfg: MeasureConfig, out_dir: Path, executor) -> dict:
 
 def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
     """The resolved config, at the top and beside its cells (a --force folder holds several)."""
-    import yaml
-
     text = yaml.safe_dump({"config_hash": cfg.config_hash(), **cfg.model_dump(mode="json")}, sort_keys=False)
     atomic_write(out_dir / "config.yaml", text)
     atomic_write(out_dir / "cells" / cfg.config_hash() / "config.yaml", text)
@@ -247,8 +248,6 @@ def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
 
 def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path | None:
     """matrix.csv and predictions.csv from the cached cells (None when the base is missing)."""
-    import numpy as np
-
     base = cache.get(Cell(None, None))
     if base is None:
         return None

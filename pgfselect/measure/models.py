@@ -15,9 +15,12 @@ builds an image-only processor (:func:`processor_class`) from the folder's files
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -264,8 +267,6 @@ def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: boo
 def release_memory() -> None:
     """Free what the last cell left: unreachable models and optimizer state (reference cycles in
     the trainer keep them alive until a collection) and PyTorch's cached CUDA blocks."""
-    import gc
-
     import torch
 
     gc.collect()
@@ -316,9 +317,6 @@ def build_random_checkpoint(files_dir: str | Path, config: dict, out_dir: str | 
 def quiet_libraries() -> None:
     """Keep library chatter (progress bars, deprecation notes, bitsandbytes' note about an optional
     CPU kernel) out of the measure progress display. Call before importing transformers."""
-    import logging
-    import warnings
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     for name in ("bitsandbytes", "trl", "peft", "accelerate", "datasets", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -7,7 +7,9 @@ images, so the loss covers only the answer letter whatever the chat template.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -91,8 +93,6 @@ def lora_config(training: TrainingConfig):
 def freeze_vision(model) -> int:
     """Freeze the vision tower's parameters (full finetuning with ``train_vision: false``);
     returns how many tensors were frozen."""
-    import re
-
     pattern = re.compile(rf"{VISION_MODULES}\.")
     frozen = 0
     for name, param in model.named_parameters():
@@ -104,8 +104,6 @@ def freeze_vision(model) -> int:
 
 def preflight(training: TrainingConfig) -> None:
     """Refuse, before any model loads, a training config whose optional packages are missing."""
-    import importlib.util
-
     needs = {"qlora": ("bitsandbytes", "training.method 'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'")}
     needs_report = {"wandb": ("wandb", "training.report_to 'wandb' needs the wandb package: pip install wandb "
                                        "(and wandb login); or use 'tensorboard' or 'none'"),

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from ..errors import PGFSelectError
 from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
 from ..measure.bases import prepare_base
@@ -218,8 +220,6 @@ def recorded_hash(out_dir: Path) -> str | None:
 
 
 def write_resolved(loaded: LoadedRecipe, res: Resolution, out_dir: Path) -> None:
-    import yaml
-
     doc = {"recipe_hash": res.recipe_hash, "recipe_file": loaded.source,
            **loaded.recipe.model_dump(mode="json"), "resolved": res.as_dict()}
     atomic_write(Path(out_dir) / "recipe.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))

@@ -37,6 +37,7 @@ Register manifests with :func:`register_manifest`, list them in ``$PGFSELECT_CUS
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -281,8 +282,6 @@ class CustomTask(Task):
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

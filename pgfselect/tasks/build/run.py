@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions, staged_folder
@@ -174,7 +175,6 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
                    "candidates_seen": seen, "skipped": dict(sorted(ctx.skipped.items())), "leak_guard": leak,
                    "inputs": _inputs_summary(ctx), "prompt_version": PROMPT_VERSION,
                    "package_versions": package_versions(("pgfselect", "numpy", "pillow", "scipy"))}
-        import yaml
 
         (tmp / "train.jsonl").write_text("\n".join(lines) + "\n")
         if val_lines:

@@ -14,6 +14,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions, staged_folder
 from ..export import png_bytes
@@ -163,8 +166,6 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
 
 def assign_splits(n: int, fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
     """Record indices per split: a seeded permutation cut by the fractions, each split in file order."""
-    import numpy as np
-
     order = np.random.default_rng(seed).permutation(n)
     n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
     n_val = min(n_val, n - n_train)
@@ -225,7 +226,6 @@ def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source:
         if len(n_images) == 1:
             manifest["n_images"] = n_images.pop()
         manifest["splits"] = {s: f"{s}.jsonl" for s in splits}
-        import yaml
 
         (tmp / "task.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
         summary = {"task": f"custom:{out / 'task.yaml'}", "name": name, "format": fmt, "source": source,
