@@ -32,7 +32,7 @@ from .fileio import atomic_write
 from .names import resolve
 from .plan.strategies import table_rank
 from .plotting import png_bytes, pyplot
-from .recipes.records import is_run_record, recipe_hash_of
+from .records import is_run_record, recipe_hash_of
 from .stats import mean_t_interval, wilson_interval
 from .wording import plural
 

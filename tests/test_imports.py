@@ -39,10 +39,11 @@ def test_synthetic_tasks_generate_without_the_training_stack():
     assert _heavy_after(code) == []
 
 
-def test_plan_command_runs_without_torch_matplotlib_or_networkx():
+def test_plan_command_loads_only_what_planning_needs():
     code = ("import sys, runpy\nsys.argv = ['pgfselect', 'plan', '-t', 'CT', '-b', '2k', '--format', 'json']\n"
             "try:\n    runpy.run_module('pgfselect', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'matplotlib', 'networkx') "
+            "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'matplotlib', 'networkx', 'PIL', 'pydantic', "
+            "'pgfselect.measure', 'pgfselect.recipes') "
             "if m in sys.modules), file=sys.stderr)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert json.loads(r.stdout)["budget"] == 2000

@@ -36,7 +36,7 @@ from ..measure.bases import prepare_base
 from ..measure.runner import ModelSession
 from ..measure.training import CellFailed
 from ..progress import Progress
-from .records import RUN_FORMAT, RUN_VERSION, is_run_record, recipe_hash_of
+from ..records import RUN_FORMAT, RUN_VERSION, is_run_record, recipe_hash_of
 from .resolve import Resolution, RunSpec, resolve
 from .schema import canonical_strategy, LoadedRecipe
 
