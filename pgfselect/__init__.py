@@ -11,19 +11,13 @@ Public API (GPU-free)::
     pgf.suggest(partial, "counting", 3)       # which finetunes to run next
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pgfselect")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
-
-from .analysis import TransferAnalysis  # noqa: E402
-from .errors import PGFSelectError  # noqa: E402
-from .matrix import PUBLISHED, PGFMatrix, load as load_matrix  # noqa: E402
-from .plan import MixturePlanner, plan  # noqa: E402
-from .plan.saturation import fit_saturation  # noqa: E402
-from .predict import MatrixCompleter, suggest  # noqa: E402
+from .analysis import TransferAnalysis
+from .errors import PGFSelectError
+from .matrix import PUBLISHED, PGFMatrix, load as load_matrix
+from .plan import MixturePlanner, plan
+from .plan.saturation import fit_saturation
+from .predict import MatrixCompleter, suggest
+from .version import __version__
 
 __all__ = ["PGFMatrix", "PGFSelectError", "MixturePlanner", "MatrixCompleter", "PUBLISHED", "TransferAnalysis",
            "fit_saturation", "load_matrix", "plan", "suggest", "__version__"]

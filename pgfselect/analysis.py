@@ -26,8 +26,11 @@ from typing import Sequence
 import numpy as np
 
 from .errors import PGFSelectError
+from .estimator import Estimator, boolean, interval
+from .fileio import package_versions, to_jsonable
 from .matrix import UNDEFINED, UNMEASURED, PGFMatrix, load
-from .names import BlinkTask, blink_tasks, normalize
+from .names import blink_info
+from .stats import jackknife_interval, leave_one_seed_out, t_interval
 
 SIGNS = ("positive", "negative")
 VIEWS = ("transferability", "malleability")
@@ -61,46 +64,6 @@ def gap_scores(pgf: np.ndarray, include_diagonal: bool = False) -> tuple[np.ndar
         return np.where(count > 0, (1.0 - np.exp(-count / big_n)) * total / np.maximum(count, 1), 0.0)
 
     return score(keep & (pgf > 0)), score(keep & (pgf < 0))
-
-
-def t_interval(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Student-t CI of the mean of ``samples`` along ``axis``; NaN with fewer than 2 samples."""
-    samples = np.asarray(samples, dtype=float)
-    mean = samples.mean(axis=axis)
-    n = samples.shape[axis]
-    if n < 2:
-        return np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
-    half = _t_quantile(level, n - 1) * samples.std(axis=axis, ddof=1) / math.sqrt(n)
-    return mean - half, mean + half
-
-
-def leave_one_seed_out(values: np.ndarray) -> np.ndarray:
-    """[seed, ...] the seed mean of ``values[seed, ...]`` without each seed in turn (jackknife
-    replicates' inputs); needs at least 2 seeds."""
-    n = values.shape[0]
-    return (values.sum(axis=0)[None] - values) / (n - 1)
-
-
-def jackknife_interval(estimate: np.ndarray, replicates: np.ndarray,
-                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """CI ``estimate ± t(n−1) · SE_jackknife`` from leave-one-seed-out ``replicates[seed, ...]``.
-
-    For a plain mean this is exactly the Student-t interval; for the nonlinear scores (Δ, Θ) it
-    keeps the interval centred on the value reported. NaN with fewer than 2 seeds.
-    """
-    estimate = np.asarray(estimate, dtype=float)
-    n = replicates.shape[0]
-    if n < 2:
-        return np.full(estimate.shape, np.nan), np.full(estimate.shape, np.nan)
-    se = np.sqrt((n - 1) / n * ((replicates - replicates.mean(axis=0)) ** 2).sum(axis=0))
-    half = _t_quantile(level, n - 1) * se
-    return estimate - half, estimate + half
-
-
-def _t_quantile(level: float, dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + level / 2, dof))
 
 
 def signed_rank_p(values: np.ndarray, alternative: str) -> float:
@@ -143,12 +106,6 @@ def complete_values(matrix: PGFMatrix) -> tuple[tuple[str, ...], tuple[str, ...]
             raise PGFSelectError(f"{label} has {len(cells)} {what}: {'; '.join(cells[:4])}{more}; "
                                  f"analysis needs a complete matrix ({advice})")
     return tasks, m.seeds, m.values.copy()
-
-
-def blink_info(task: str) -> BlinkTask | None:
-    """The BLINK task a name denotes ('suite:Name' maps through Name), or None."""
-    bare = normalize(task.split(":", 1)[-1])
-    return next((info for info in blink_tasks().values() if normalize(info.name) == bare), None)
 
 
 def task_group(task: str, grouping: str) -> tuple[str, bool]:
@@ -196,7 +153,7 @@ class PersonaEvidence:
                 "assigned": self.assigned}
 
 
-class TransferAnalysis:
+class TransferAnalysis(Estimator):
     """Transferability, malleability, group aggregates, cliques and personas of one PGF matrix.
 
     Parameters (stored only; :meth:`fit` does the work):
@@ -215,6 +172,11 @@ class TransferAnalysis:
     (sign -> [Clique]), ``personas_`` (label -> [PersonaEvidence], one per task), ``name_``, ``model_``,
     ``digest_`` (the matrix's content hash when fitted from a PGFMatrix).
     """
+
+    _parameter_constraints = {
+        "include_diagonal": boolean(), "strict_cliques": boolean(), "alpha": interval(0, 1, closed="neither"),
+        "ci_level": interval(0, 1, closed="neither"), "top_fraction": interval(0, 1, closed="right"),
+    }
 
     def __init__(self, include_diagonal: bool = False, strict_cliques: bool = False, alpha: float = 0.05,
                  ci_level: float = 0.95, top_fraction: float = 1 / 3):
@@ -237,7 +199,7 @@ class TransferAnalysis:
                    name: str = "", model: str = "") -> "TransferAnalysis":
         """Analyse ``values[seed, source, target]`` (every cell finite; sources and targets both
         in ``tasks`` order). ``mean`` replaces the plain seed mean (e.g. a completed matrix)."""
-        self._check_params()
+        self._validate_params()
         values = np.asarray(values, dtype=float)
         if values.ndim == 2:
             values = values[None]
@@ -275,14 +237,6 @@ class TransferAnalysis:
         self.cliques_ = {sign: self._cliques(sign) for sign in SIGNS}
         self.personas_ = {label: self._personas(label) for label in PERSONAS}
         return self
-
-    def _check_params(self):
-        if not 0 < self.alpha < 1:
-            raise PGFSelectError(f"alpha must be in (0, 1), got {self.alpha}")
-        if not 0 < self.ci_level < 1:
-            raise PGFSelectError(f"ci_level must be in (0, 1), got {self.ci_level}")
-        if not 0 < self.top_fraction <= 1:
-            raise PGFSelectError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
 
     def _counted(self) -> np.ndarray:
         n = len(self.tasks_)
@@ -369,12 +323,15 @@ class TransferAnalysis:
     # ------------------------------------------------------------------ results
     def personas(self) -> dict[str, list[str]]:
         """label -> tasks that carry it (in task order)."""
+        self._check_fitted("tasks_")
         return {label: [e.task for e in ev if e.assigned] for label, ev in self.personas_.items()}
 
     def cliques(self) -> dict[str, list[list[str]]]:
+        self._check_fitted("tasks_")
         return {sign: [list(c.tasks) for c in cl] for sign, cl in self.cliques_.items()}
 
     def settings(self) -> dict:
+        self._check_fitted("tasks_")
         n = len(self.tasks_)
         return {"include_diagonal": self.include_diagonal, "n_counted": self.n_counted_,
                 "strict_cliques": self.strict_cliques, "alpha": self.alpha, "ci_level": self.ci_level,
@@ -387,8 +344,7 @@ class TransferAnalysis:
 
     def to_dict(self) -> dict:
         """The JSON document: transferability, malleability, cliques, personas, evidence."""
-        from .fileio import package_versions
-
+        self._check_fitted("tasks_")
         doc = {"matrix": self.name_, "model": self.model_, "matrix_digest": self.digest_,
                "tasks": list(self.tasks_), "seeds": list(self.seeds_)}
         evidence = {"settings": self.settings(),
@@ -405,7 +361,7 @@ class TransferAnalysis:
         evidence["cliques"] = {s: [c.to_dict() for c in cl] for s, cl in self.cliques_.items()}
         evidence["personas"] = {label: {e.task: e.to_dict() for e in ev} for label, ev in self.personas_.items()}
         doc["evidence"] = evidence
-        return _finite(doc)
+        return to_jsonable(doc, finite=True)
 
 
 def analyze(matrix: PGFMatrix | str, **params) -> TransferAnalysis:
@@ -452,18 +408,3 @@ def _score_record(value, per_seed, seeds, lo, hi) -> dict:
     return {"value": float(value), "seed_mean": float(per_seed.mean()),
             "per_seed": {s: float(v) for s, v in zip(seeds, per_seed)},
             "ci": None if not (np.isfinite(lo) and np.isfinite(hi)) else [float(lo), float(hi)]}
-
-
-def _finite(obj):
-    """NaN/inf -> None, numpy scalars -> Python, recursively (strict JSON)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import PGFSelectError
+from .fileio import atomic_write
+from .names import resolve
+from .plan.strategies import table_rank
+from .plotting import png_bytes, pyplot
+from .records import is_run_record, recipe_hash_of
+from .stats import mean_t_interval, wilson_interval
+from .wording import plural
 
-RUN_FORMAT = "pgfselect-run"
 REFERENCES = ("direct", "random")
 ALPHA, POWER = 0.05, 0.80
 
@@ -90,23 +97,12 @@ def load_runs(paths, task: str | None = None) -> list[RunRecord]:
     return runs
 
 
-def recipe_hash_of(folder) -> str | None:
-    """The recipe hash a ``train --out`` folder records in its recipe.yaml (None: no recipe there)."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load((Path(folder) / "recipe.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return doc.get("recipe_hash") if isinstance(doc, dict) else None
-
-
 def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
     try:
         doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise PGFSelectError(f"cannot read {str(path)!r}: {exc}") from None
-    if doc.get("format") != RUN_FORMAT:
+    if not is_run_record(doc):
         raise PGFSelectError(f"{str(path)!r} is not a pgfselect run record (format {doc.get('format')!r})")
     evaluated = None
     if task is not None:  # resolved outside the try below: its error is a message of its own
@@ -129,8 +125,6 @@ def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
 
 
 def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
-    from .names import resolve
-
     if not isinstance(tasks, dict) or not tasks:
         raise PGFSelectError(f"--task {name!r}: {path} records no per-task scores (only its target); "
                              "score more tasks with the recipe's evaluation.tasks: all")
@@ -143,8 +137,6 @@ def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
 
 def _top_answer_share(path: Path, target: str) -> float | None:
     """How often the run gives its most common answer on the target (1.0: always the same letter)."""
-    from collections import Counter
-
     try:
         preds = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except (OSError, json.JSONDecodeError):
@@ -154,27 +146,7 @@ def _top_answer_share(path: Path, target: str) -> float | None:
 
 
 # ------------------------------------------------------------------ statistics
-def t_interval(values, level: float = 0.95) -> tuple[float, float | None, float | None]:
-    """Mean and Student-t interval of the mean (None, None with fewer than 2 values)."""
-    from scipy import stats
-
-    x = np.asarray(values, float)
-    m = float(x.mean())
-    if x.size < 2:
-        return m, None, None
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return m, m - half, m + half
-
-
-def wilson_interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of an accuracy measured on ``n`` items: the uncertainty that the
-    evaluation set alone leaves, whatever the seeds do."""
-    from scipy import stats
-
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+t_interval = mean_t_interval  # its name here before pgfselect.stats (benchmarks/scarce_target.py)
 
 
 def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict | None:
@@ -185,7 +157,7 @@ def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict | None:
     if not seeds:
         return None
     d = np.array([a[s] - b[s] for s in seeds], float)
-    mean, lo, hi = t_interval(d, level)
+    mean, lo, hi = mean_t_interval(d, level)
     out = {"n_pairs": len(seeds), "mean_diff": mean, "ci_low": lo, "ci_high": hi, "p_t": None, "p_wilcoxon": None,
            "sd": float(d.std(ddof=1)) if d.size > 1 else None}
     if d.size >= 2:
@@ -261,10 +233,10 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
     acc = {s: {r.seed: r.accuracy for r in rs} for s, rs in by.items()}
     predicted = {s: _predicted(rs, base) for s, rs in by.items()}
     rows = []
-    for strategy, rs in sorted(by.items(), key=lambda kv: _order(kv[0])):
+    for strategy, rs in sorted(by.items(), key=lambda kv: table_rank(kv[0])):
         rs = sorted(rs, key=lambda r: (r.seed is None, r.seed))
         values = [r.accuracy for r in rs]
-        mean, lo, hi = t_interval(values, level)
+        mean, lo, hi = mean_t_interval(values, level)
         sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
         row = {"strategy": rs[0].label, "target": rs[0].target, "mean": mean, "ci_low": lo, "ci_high": hi,
                "n_seeds": len(values), "sd": sd, "level": level,
@@ -295,11 +267,6 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
                 row["warnings"].append(check["warning"])
         rows.append(row)
     return rows
-
-
-def _order(strategy: str) -> tuple:
-    order = ["pgf", "paper", "top_k", "best_single", "uniform", "random", "direct", "zero_shot"]
-    return (order.index(strategy) if strategy in order else -1, strategy)
 
 
 def _predicted(rs: list[RunRecord], base: float | None) -> dict | None:
@@ -347,8 +314,6 @@ def _power(strategy: str, row: dict, predicted: dict, acc: dict, base: float | N
 
 
 def _check(against: str, predicted_diff: float, sd: float | None, n: int) -> dict:
-    from .wording import plural
-
     mdd = min_detectable_difference(sd, n) if sd else None
     out = {"against": against, "predicted_difference": predicted_diff, "n": n, "sd": sd,
            "min_detectable_difference": mdd, "seeds_needed": None, "warning": None}
@@ -396,10 +361,7 @@ def plot_figure(rows: list[dict], title: str | None = None):
     printed) with its CI, the seeds as small dots beside it, zero-shot as a dashed line and the
     plan's predicted accuracy as an open diamond. The y-axis is zoomed to the data (no bars: a
     bar on a cut axis would misstate ratios) and the legend sits outside the axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import PercentFormatter
 
     fig, ax = plt.subplots(figsize=(1.1 * len(rows) + 4.2, 4.2), dpi=120)
@@ -438,14 +400,4 @@ def plot_figure(rows: list[dict], title: str | None = None):
 
 def plot(rows: list[dict], path: str | Path, title: str | None = None) -> Path:
     """:func:`plot_figure`, written atomically as PNG."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from .fileio import atomic_write
-
-    fig = plot_figure(rows, title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write(path, buf.getvalue())
+    return atomic_write(path, png_bytes(plot_figure(rows, title)))

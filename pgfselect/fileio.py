@@ -1,17 +1,60 @@
-"""Atomic file writes: readers never see a half-written file, and a crash leaves none behind."""
+"""Files: atomic writes (readers never see a half-written file, and a crash leaves none behind),
+output checks, package versions for provenance, and the one numpy -> JSON conversion."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
+import shutil
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import PGFSelectError
+
+
+def to_jsonable(obj, *, finite: bool = False):
+    """numpy scalars and arrays to Python numbers and lists, recursively through dicts, lists and
+    tuples, so a document serialises to JSON and YAML alike; ``finite``: NaN/inf to None (strict
+    JSON)."""
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v, finite=finite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, finite=finite) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist(), finite=finite)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if finite and isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_object(line: str, where: str) -> dict:
+    """One JSONL line as a dict; errors name ``where`` (the file and line)."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PGFSelectError(f"{where}: invalid JSON: {exc.msg}") from None
+    if not isinstance(rec, dict):
+        raise PGFSelectError(f"{where}: each line must be a JSON object")
+    return rec
+
+
+def json_default(o):
+    """``json.dumps(..., default=json_default)``: numpy scalars and arrays as Python values."""
+    if isinstance(o, (np.generic, np.ndarray)):
+        return to_jsonable(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
-    from .errors import PGFSelectError
-
     path = Path(path)
     mode = "wb" if isinstance(data, bytes) else "w"
     try:
@@ -38,8 +81,6 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
 def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
     """Fail early (before any work) when ``path``'s folder cannot be created or written.
     ``path`` without a suffix that is not a file counts as a folder itself. Creates the folder."""
-    from .errors import PGFSelectError
-
     path = Path(path)
     folder = path if path.suffix == "" and not path.is_file() else path.parent
     _probe(folder, what, path)
@@ -63,8 +104,6 @@ def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "f
     ``writes``: for a folder, the names written in it; an input may not be one of them (without
     ``writes``, an input may not lie anywhere inside the folder).
     """
-    from .errors import PGFSelectError
-
     if not str(path).strip():
         raise PGFSelectError(f"{flag} is empty; give a {'folder' if kind == 'folder' else 'file'} name")
     path = Path(path)
@@ -120,8 +159,6 @@ def _inside(child: Path, folder: Path) -> bool:
 def _probe(folder: Path, what: str, path: Path) -> None:
     """Fail unless a file can be created in ``folder`` (or, when it does not exist yet, in its
     nearest existing ancestor, which must be a folder). Leaves nothing behind."""
-    from .errors import PGFSelectError
-
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -136,10 +173,13 @@ def _probe(folder: Path, what: str, path: Path) -> None:
     Path(tmp).unlink(missing_ok=True)
 
 
+# What a training or measuring run records the versions of (recipe runs, measure cells).
+TRAINING_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes",
+                     "tokenizers", "numpy", "scipy", "cvxpy", "pillow")
+
+
 def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "cvxpy")) -> dict[str, str]:
     """Installed versions of ``names`` (missing ones are left out), for provenance records."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {}
     for name in names:
         try:
@@ -152,10 +192,6 @@ def package_versions(names: tuple[str, ...] = ("pgfselect", "numpy", "scipy", "c
 def read_yaml_mapping(path: str | os.PathLike, what: str = "config", not_mapping: str | None = None) -> dict:
     """A YAML file whose top level is a mapping. Errors name the file, and the line for YAML
     syntax; ``not_mapping`` replaces the message for a file that is not a mapping."""
-    import yaml
-
-    from .errors import PGFSelectError
-
     path = Path(path)
     if not path.is_file():
         raise PGFSelectError(f"{what} file {str(path)!r} not found")
@@ -177,8 +213,6 @@ def staged_folder(out: str | os.PathLike):
     """Build a folder beside ``out`` and rename it into place when the block ends without error
     (replacing ``out``, which the caller has checked may be replaced); on error nothing is left.
     So an output folder is either complete or absent."""
-    import shutil
-
     out = Path(out)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:

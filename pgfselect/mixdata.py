@@ -30,6 +30,14 @@ from pathlib import Path
 
 from .errors import PGFSelectError
 from .fileio import check_writable, package_versions, staged_folder
+from .names import resolve
+from .plan.planfile import read_plan
+from .recipes.resolve import sampling_seed
+from .recipes.schema import canonical_strategy
+from .tasks.export import png_bytes
+from .tasks.loading import quiet_datasets
+from .tasks.registry import get_task
+from .tasks.schema import answer_text, format_prompt, PROMPT_VERSION
 
 FORMATS = ("llava", "messages", "hf")
 MIX_VERSION = 1
@@ -41,9 +49,6 @@ def task_ids_for(names: list[str], task_prefix: str | None = None, tasks: dict[s
     """Matrix name -> registry task id, by the rules of a recipe (``tasks`` entries, names that
     are ids already, else ``task_prefix`` + name), canonicalised as ``train`` does so that the
     sampling seeds (a function of the id) agree."""
-    from .names import resolve
-    from .tasks.registry import get_task
-
     explicit = {}
     for key, tid in (tasks or {}).items():
         explicit[resolve(key, names, "plan source in --tasks")] = tid
@@ -67,9 +72,6 @@ def task_ids_for(names: list[str], task_prefix: str | None = None, tasks: dict[s
 def plan_draws(plan: dict, seed: int, task_prefix: str | None = None, tasks: dict | None = None) -> list[dict]:
     """One entry per planned source (allocation order, count > 0): ``source`` (matrix name),
     ``task`` (id), ``n`` and ``sampling_seed``, exactly as ``train`` samples a plan's run."""
-    from .recipes.resolve import sampling_seed
-    from .recipes.schema import canonical_strategy
-
     if plan.get("status") == "no_helpful_source" or not plan["allocation"]:
         rec = plan.get("recommendation") or {}
         raise PGFSelectError(f"the plan allocates nothing (status {plan.get('status')}): {rec.get('reason', '')} "
@@ -86,8 +88,6 @@ def plan_draws(plan: dict, seed: int, task_prefix: str | None = None, tasks: dic
 
 def draw_items(draws: list[dict]) -> list[tuple[str, object]]:
     """(task id, item) pairs of every draw; a source with fewer train items than planned is an error."""
-    from .tasks.registry import get_task
-
     out = []
     for d in draws:
         task = get_task(d["task"])
@@ -102,8 +102,6 @@ def draw_items(draws: list[dict]) -> list[tuple[str, object]]:
 
 # ------------------------------------------------------------------ records
 def llava_record(item, image_paths: list[str]) -> dict:
-    from .tasks.schema import answer_text, format_prompt
-
     human = "<image>\n" * len(image_paths) + format_prompt(item)
     rec = {"id": item.id}
     if len(image_paths) == 1:
@@ -115,8 +113,6 @@ def llava_record(item, image_paths: list[str]) -> dict:
 
 def messages_record(item) -> list[dict]:
     """TRL's conversational vision format: image placeholders, then the prompt; the answer."""
-    from .tasks.schema import answer_text, format_prompt
-
     return [{"role": "user", "content": [{"type": "image", "text": None} for _ in item.images]
              + [{"type": "text", "text": format_prompt(item)}]},
             {"role": "assistant", "content": [{"type": "text", "text": answer_text(item)}]}]
@@ -131,8 +127,6 @@ def llamafactory_info() -> dict:
 
 # ------------------------------------------------------------------ the folder
 def _write_images(tmp: Path, pairs) -> list[list[str]]:
-    from .tasks.export import png_bytes
-
     (tmp / "images").mkdir()
     paths = []
     for i, (_, item) in enumerate(pairs):
@@ -148,8 +142,6 @@ def _write_images(tmp: Path, pairs) -> list[list[str]]:
 def _save_dataset(tmp: Path, columns: dict) -> None:
     import datasets
 
-    from .tasks.loading import quiet_datasets
-
     with quiet_datasets():
         ds = datasets.Dataset.from_dict(columns)
         ds = ds.cast_column("images", datasets.Sequence(datasets.Image()))
@@ -157,8 +149,6 @@ def _save_dataset(tmp: Path, columns: dict) -> None:
 
 
 def _write_format(tmp: Path, fmt: str, pairs) -> None:
-    from .tasks.schema import answer_text, format_prompt
-
     if fmt in ("llava", "messages"):
         paths = _write_images(tmp, pairs)
         records = [llava_record(item, p) for (_, item), p in zip(pairs, paths)]
@@ -181,9 +171,6 @@ def _write_format(tmp: Path, fmt: str, pairs) -> None:
 def mix(plan_path: str | os.PathLike, out: str | os.PathLike, fmt: str = "llava", seed: int = 0,
         task_prefix: str | None = None, tasks: dict | None = None) -> dict:
     """Write the plan's items into ``out`` in format ``fmt``; returns the ``mix.json`` summary."""
-    from .plan.planfile import read_plan
-    from .tasks.schema import PROMPT_VERSION
-
     if fmt not in FORMATS:
         raise PGFSelectError(f"--format {fmt!r} is not a mix format; allowed: {', '.join(FORMATS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

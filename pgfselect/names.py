@@ -20,7 +20,7 @@ from .errors import PGFSelectError
 
 
 @dataclass(frozen=True)
-class BlinkTask:
+class BlinkTaskInfo:
     name: str  # BLINK config name, e.g. "Multi-view_Reasoning"
     alias: str  # two-letter code, e.g. "MV"
     val_items: int
@@ -33,12 +33,12 @@ class BlinkTask:
 
 
 @lru_cache(maxsize=1)
-def blink_tasks() -> dict[str, BlinkTask]:
+def blink_tasks() -> dict[str, BlinkTaskInfo]:
     """The 13 BLINK tasks of the paper, keyed by canonical name (from data/blink_tasks.csv)."""
     text = resources.files("pgfselect").joinpath("data/blink_tasks.csv").read_text()
     out = {}
     for row in csv.DictReader(text.splitlines()):
-        out[row["name"]] = BlinkTask(
+        out[row["name"]] = BlinkTaskInfo(
             name=row["name"], alias=row["alias"], val_items=int(row["val_items"]),
             n_choices=int(row["n_choices"]), n_images=int(row["n_images"]),
             granularity=row["granularity"], granularity_certain=row["granularity_certain"] == "yes",
@@ -100,6 +100,18 @@ def _suggestion(name: str, valid: list[str]) -> str:
     return f" (did you mean {spellings[close[0]]!r}?)" if close else ""
 
 
-def canonical_blink(name: str) -> str:
-    """Resolve a name against the 13 BLINK task names (with aliases)."""
-    return resolve(name, BLINK_TASKS)
+def blink_info(task: str) -> BlinkTaskInfo | None:
+    """The BLINK task a name denotes ('suite:Name' maps through Name), or None."""
+    bare = normalize(task.split(":", 1)[-1])
+    return next((info for info in blink_tasks().values() if normalize(info.name) == bare), None)
+
+
+def short_label(task: str, *, suite: bool = True) -> str:
+    """A task's short label: its BLINK two-letter alias, after the first three letters of its
+    suite ('synthetic:Counting' -> 'syn:CT', 'Multi-view_Reasoning' -> 'MV'; ``suite=False``:
+    'CT'). A task that is not a BLINK task keeps its whole name."""
+    info = blink_info(task)
+    if info is None:
+        return task
+    prefix = task.rpartition(":")[0]
+    return f"{prefix[:3]}:{info.alias}" if prefix and suite else info.alias

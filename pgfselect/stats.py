@@ -4,13 +4,29 @@ Paired, because every arm of a target is scored on the same evaluation items wit
 training seeds: a bootstrap that resamples seeds and items within each target (keeping the arms'
 pairing) and averages over targets; a sign test over targets; Holm's step-down correction; and
 one-sided tests against a margin for non-inferiority / equivalence (TOST).
+
+The one home for interval maths too: Student-t intervals (arrays along an axis, or one sample's
+mean), the leave-one-seed-out jackknife interval and the Wilson interval of an accuracy; and the
+silencer for numpy's warnings on cells that are NaN on purpose.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import math
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
+
+
+@contextmanager
+def quiet_nan_warnings() -> Iterator[None]:
+    """Silence numpy's RuntimeWarnings ('Mean of empty slice', 'Degrees of freedom <= 0'): empty
+    and single-seed cells are NaN on purpose. Pair with ``np.errstate`` for the floating-point ones."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def paired_bootstrap(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], n_boot: int = 2000,
@@ -72,3 +88,70 @@ def bootstrap_p_two_sided(boot: np.ndarray) -> float:
     boot = np.asarray(boot, float)
     tail = min(np.sum(boot <= 0), np.sum(boot >= 0))
     return float(min(1.0, 2 * (tail + 1) / (boot.size + 1)))
+
+
+# ------------------------------------------------------------------ intervals
+def t_interval(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Student-t CI of the mean of ``samples`` along ``axis``; NaN with fewer than 2 samples."""
+    samples = np.asarray(samples, dtype=float)
+    mean = samples.mean(axis=axis)
+    n = samples.shape[axis]
+    if n < 2:
+        return np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
+    half = t_quantile(level, n - 1) * samples.std(axis=axis, ddof=1) / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def leave_one_seed_out(values: np.ndarray) -> np.ndarray:
+    """[seed, ...] the seed mean of ``values[seed, ...]`` without each seed in turn (jackknife
+    replicates' inputs); needs at least 2 seeds."""
+    n = values.shape[0]
+    return (values.sum(axis=0)[None] - values) / (n - 1)
+
+
+def jackknife_interval(estimate: np.ndarray, replicates: np.ndarray,
+                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """CI ``estimate ± t(n−1) · SE_jackknife`` from leave-one-seed-out ``replicates[seed, ...]``.
+
+    For a plain mean this is exactly the Student-t interval; for the nonlinear scores (Δ, Θ) it
+    keeps the interval centred on the value reported. NaN with fewer than 2 seeds.
+    """
+    estimate = np.asarray(estimate, dtype=float)
+    n = replicates.shape[0]
+    if n < 2:
+        return np.full(estimate.shape, np.nan), np.full(estimate.shape, np.nan)
+    se = np.sqrt((n - 1) / n * ((replicates - replicates.mean(axis=0)) ** 2).sum(axis=0))
+    half = t_quantile(level, n - 1) * se
+    return estimate - half, estimate + half
+
+
+def t_quantile(level: float, dof):
+    """The two-sided Student-t quantile for a ``level`` interval with ``dof`` degrees of freedom
+    (a number, or an array of them)."""
+    from scipy import stats  # heavy: loaded on first use
+
+    q = stats.t.ppf(0.5 + level / 2, dof)
+    return float(q) if np.ndim(q) == 0 else q
+
+
+def mean_t_interval(values, level: float = 0.95) -> tuple[float, float | None, float | None]:
+    """Mean and Student-t interval of the mean (None, None with fewer than 2 values)."""
+    from scipy import stats  # heavy: loaded on first use
+
+    x = np.asarray(values, float)
+    m = float(x.mean())
+    if x.size < 2:
+        return m, None, None
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return m, m - half, m + half
+
+
+def wilson_interval(accuracy: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy measured on ``n`` items: the uncertainty that the
+    evaluation set alone leaves, whatever the seeds do."""
+    from scipy import stats  # heavy: loaded on first use
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

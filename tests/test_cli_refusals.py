@@ -38,7 +38,7 @@ def one_error_line(code, err):
     (PLAN + ["--exclude", "Jigsaw", "--fix", "Jigsaw=10"], "source Jigsaw is both excluded and fixed"),
     (["plan", "-t", "counting", "-b", "-5"], "budget '-5' must be at least 1 example"),
     (PLAN + ["-s", "random", "--seed", "-1"], "--seed -1 must be a whole number ≥ 0"),
-    (PLAN + ["--kappa", "-1"], "--kappa -1.0 is not allowed"),
+    (PLAN + ["--kappa", "-1"], "--kappa -1.0 must be a finite number ≥ 0"),
     (["plan", "-b", "2k"], "Missing option '--target'"),
     (["plan", "-t", "counting", "-b", "2k", "--nosuch"], "No such option"),
     (["nosuch"], "No such command 'nosuch'"),

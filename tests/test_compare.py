@@ -154,17 +154,6 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: run folder")
 
 
-def test_compare_and_validate_import_no_torch():
-    import subprocess
-    import sys
-
-    code = ("import sys; import pgfselect.compare, pgfselect.cli.compare, pgfselect.cli.train, "
-            "pgfselect.recipes.resolve, pgfselect.recipes.runner; "
-            "print(any(m in sys.modules for m in ('torch', 'transformers', 'trl')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
-
-
 def test_wilson_interval_and_degenerate_runs(tmp_path):
     from pgfselect.compare import wilson_interval
 

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import click
 
+from ..analysis import analyses_json, check_same_tasks, PERSONAS, SIGNS, TransferAnalysis, VIEWS
 from ..errors import PGFSelectError
-from .common import echo_json, format_option, quiet_option
+from ..fileio import atomic_write, check_output, check_writable
+from ..matrix import load
+from ..predict import complete_for_analysis
+from ..report import render, SYMBOLS
+from ..wording import plural
+from .common import console, echo_json, format_option, quiet_option
 
 
 @click.command()
@@ -52,11 +58,6 @@ def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, gr
           --out reports/scale --format json
       pgfselect analyze --matrix partial.csv --complete --prior published:qwen2.5-vl-3b --out reports/new
     """
-    from ..analysis import TransferAnalysis, analyses_json, check_same_tasks
-    from ..fileio import atomic_write, check_output, check_writable
-    from ..matrix import load
-    from ..report import render
-
     _check_out(out)
     check_output(out, "--out", kind="folder", inputs={"--matrix": matrices, "--prior": priors},
                  writes=("report.md", "analysis.json"))
@@ -74,8 +75,6 @@ def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, gr
         analysis = TransferAnalysis(include_diagonal=include_diagonal, strict_cliques=strict_cliques,
                                     alpha=alpha, ci_level=ci_level)
         if complete and not (matrix.is_complete and matrix.is_square):
-            from ..predict import complete_for_analysis
-
             tasks, seeds, values, mean, predicted[spec] = complete_for_analysis(
                 matrix, [load(p) for p in priors])
             say(f"{spec}: {len(predicted[spec])} cell(s) predicted, analysed as point estimates "
@@ -113,11 +112,6 @@ def _check_out(out: Path) -> None:
 
 def _print_tables(analyses) -> None:
     from rich.table import Table
-
-    from ..analysis import PERSONAS, SIGNS, VIEWS
-    from ..report import SYMBOLS
-    from ..wording import plural
-    from .common import console
 
     con = console()
     for a in analyses:

@@ -7,23 +7,15 @@ import sys
 
 import click
 
+from ..fileio import json_default
+
 format_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                              show_default=True, help="Output format: a readable table or JSON.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and results.")
 
 
 def echo_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=_default, ensure_ascii=False))
-
-
-def _default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    click.echo(json.dumps(obj, indent=2, default=json_default, ensure_ascii=False))
 
 
 def console():

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
+from ..compare import compare as compare_runs, load_runs, plot
 from ..errors import PGFSelectError
+from ..fileio import check_output
+from ..verdict import read_comparison
+from ..wording import plural
 from .common import console, echo_json, format_option, quiet_option
 
 
@@ -36,13 +40,10 @@ def compare(run_dirs, plot_path, no_plot, level, task, fmt, quiet):
       pgfselect compare runs/seeds-0-1 runs/seeds-2-3 --plot counting.png
       pgfselect compare runs/counting-2k --task jigsaw
     """
-    from ..compare import compare as compare_runs, load_runs, plot
-
     if not 0 < level < 1:
         raise PGFSelectError(f"--level {level} must be between 0 and 1 (e.g. 0.95)")
     if plot_path is not None and no_plot:
         raise PGFSelectError("--plot and --no-plot contradict each other")
-    from ..fileio import check_output
 
     target = None if no_plot else plot_path if plot_path is not None else Path(run_dirs[0]) / "compare.png"
     if target is not None:
@@ -56,8 +57,6 @@ def compare(run_dirs, plot_path, no_plot, level, task, fmt, quiet):
     if fmt == "json":
         echo_json(rows)
     elif not quiet:
-        from ..verdict import read_comparison
-
         _print_table(rows, level, written, read_comparison(rows, runs))
 
 
@@ -75,8 +74,6 @@ def _diff(d: dict | None) -> str:
 
 def _print_table(rows: list[dict], level: float, written, reading=()) -> None:
     from rich.table import Table
-
-    from ..wording import plural
 
     table = Table(title=f"target {rows[0]['target']}: accuracy over seeds, {level:.0%} t-intervals "
                         f"({plural(rows[0]['n_eval'], 'evaluation item')})", title_justify="left")

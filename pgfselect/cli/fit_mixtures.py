@@ -6,6 +6,8 @@ import json
 
 import click
 
+from ..fileio import atomic_write, check_writable
+from ..plan.mixture_model import MixtureResponse, runs_to_training_data
 from .common import echo_json, format_option
 
 
@@ -26,9 +28,6 @@ def fit_mixtures(runs, out, no_interactions, fmt):
       pgfselect fit-mixtures runs/mix-a runs/mix-b runs/mix-c --out counting-mix.json
       pgfselect plan -t counting -b 2k -m runs/matrix --mixture-model counting-mix.json
     """
-    from ..fileio import atomic_write, check_writable
-    from ..plan.mixture_model import MixtureResponse, runs_to_training_data
-
     check_writable(out, "--out")
     shares, pgf, sources, target = runs_to_training_data(runs)
     model = MixtureResponse(interactions=not no_interactions).fit(shares, pgf, sources, target=target)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import click
+import math
 
-from .common import echo_json, format_option
+import click
+import numpy as np
+
+from ..matrix import CITATION, DEFAULT_MATRIX, load, PUBLISHED
+from ..names import short_label
+from ..wording import plural
+from .common import console, echo_json, format_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,8 +37,6 @@ def list_(fmt):
     Example:
       pgfselect matrices list --format json
     """
-    from ..matrix import CITATION, DEFAULT_MATRIX, PUBLISHED, load
-
     rows = []
     for pub in PUBLISHED.values():
         m = load(pub.id)
@@ -42,8 +46,6 @@ def list_(fmt):
         echo_json({"matrices": rows, "citation": CITATION})
         return
     from rich.table import Table
-
-    from .common import console
 
     table = Table(title="Built-in PGF matrices", title_justify="left")
     for col in ("id", "model", "tasks", "seeds", "description"):
@@ -70,11 +72,6 @@ def show(matrix_spec, ci, fmt):
       pgfselect matrices show published:qwen2.5-vl-3b --ci
       pgfselect matrices show runs/measure-tiny --format json
     """
-    import numpy as np
-
-    from ..matrix import load
-    from ..names import blink_tasks
-
     m = load(matrix_spec)
     mean, std = m.mean(), m.std()
     lo, hi = m.ci()
@@ -88,18 +85,13 @@ def show(matrix_spec, ci, fmt):
         return
     from rich.table import Table
 
-    from .common import console
-
-    alias = {t.name: t.alias for t in blink_tasks().values()}
-    short = lambda name: alias.get(name.split(":")[-1], name)  # noqa: E731
-    from ..wording import plural
 
     model = f" ({m.model})" if m.model else ""
     table = Table(title=f"{m.name}{model}: seed-mean PGF over {plural(len(m.seeds), 'seed')}, "
                         f"row = source, column = target" + (", ± half-width of the 95% CI" if ci else ""), title_justify="left")
     table.add_column("source")
     for t in m.targets:
-        table.add_column(short(t), justify="right")
+        table.add_column(short_label(t, suite=False), justify="right")
     for i, s in enumerate(m.sources):
         cells = []
         for j in range(len(m.targets)):
@@ -111,10 +103,10 @@ def show(matrix_spec, ci, fmt):
             if ci and np.isfinite(lo[i, j]):
                 text += f"\n±{(hi[i, j] - lo[i, j]) / 2:.2f}"
             cells.append(text)
-        table.add_row(short(s), *cells)
+        table.add_row(short_label(s, suite=False), *cells)
     con = console()
     con.print(table)
-    legend = [f"{short(t)} = {t}" for t in dict.fromkeys(m.sources + m.targets) if short(t) != t]
+    legend = [f"{short_label(t, suite=False)} = {t}" for t in dict.fromkeys(m.sources + m.targets) if short_label(t, suite=False) != t]
     if legend:
         con.print("; ".join(legend), soft_wrap=True)
     if "citation" in m.provenance:
@@ -122,6 +114,4 @@ def show(matrix_spec, ci, fmt):
 
 
 def _num(x):
-    import math
-
     return None if not math.isfinite(float(x)) else round(float(x), 6)

@@ -6,6 +6,16 @@ import sys
 
 import click
 
+from ..errors import PGFSelectError
+from ..fileio import check_output
+from ..matrix import load
+from ..measure import engine
+from ..measure.adaptive import measure_adaptive
+from ..measure.cache import CellCache
+from ..measure.config import load_config
+from ..measure.executors import make_executor as _make_executor
+from ..names import resolve
+from ..wording import plural
 from .common import console, echo_json, format_option, quiet_option
 
 
@@ -55,10 +65,6 @@ def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, forc
       pgfselect measure recipes/measure-synthetic.yaml --out runs/ct --adaptive --target counting \\
           --max-finetunes 4 --prior published:qwen2.5-vl-3b
     """
-    from ..measure.config import load_config
-
-    from ..fileio import check_output
-
     check_output(out_dir, "--out", kind="folder", inputs={"CONFIG": config, "--prior": priors},
                  writes=("matrix.csv", "predictions.csv", "run.json", "config.yaml", "adaptive.json"))
     if cache_dir:
@@ -68,14 +74,9 @@ def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, forc
         _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt)
         return
 
-    from ..measure.engine import measure as run_measure
-    from ..measure.executors import make_executor as _make_executor
-
     ray_options = {key: value for key, value in (("max_retries", max_retries), ("num_gpus_per_cell", gpus_per_cell))
                    if value is not None}
     if ray_options and executor != "ray":
-        from ..errors import PGFSelectError
-
         flags = {"max_retries": "--max-retries", "num_gpus_per_cell": "--gpus-per-cell"}
         raise PGFSelectError(f"{' and '.join(flags[k] for k in ray_options)} applies only to --executor ray")
 
@@ -87,11 +88,9 @@ def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, forc
                   force, cache_dir, fmt, quiet)
         return
     if target or max_finetunes or priors:
-        from ..errors import PGFSelectError
-
         raise PGFSelectError("--target, --max-finetunes and --prior go with --adaptive")
 
-    summary = run_measure(cfg, out_dir, executor=make_executor(executor, address), force=force,
+    summary = engine.measure(cfg, out_dir, executor=make_executor(executor, address), force=force,
                           cache_dir=cache_dir, show_progress=not quiet and fmt != "json")
     if fmt == "json":
         echo_json(summary.as_dict())
@@ -112,25 +111,18 @@ def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, forc
 def _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt):
     """List the cells a run would compute (with --adaptive: the first round's, and the most the
     loop may add)."""
-    from ..errors import PGFSelectError
-    from ..measure.cache import CellCache
-    from ..measure.engine import cells_of
-    from ..wording import plural
-
     cache = CellCache(out_dir, cfg.config_hash())
     doc = {"config_hash": cfg.config_hash()}
     if adaptive:
-        from ..names import resolve
-
         if not target or max_finetunes is None:
             raise PGFSelectError("--adaptive needs --target and --max-finetunes")
         target_id = resolve(target, cfg.tasks, "target")
         first = [s for s in (cfg.sources or []) if s != target_id]
-        cells = cells_of(cfg.model_copy(update={"sources": first}))
+        cells = engine.cells_of(cfg.model_copy(update={"sources": first}))
         doc.update(adaptive=True, target=target_id, max_finetunes=max_finetunes,
                    at_most_more=max_finetunes * len(cfg.seeds))
     else:
-        cells = cells_of(cfg)
+        cells = engine.cells_of(cfg)
     todo = [str(c) for c in cells if cache.get(c) is None]
     doc.update(cells=len(cells), to_run=todo, reusable=len(cells) - len(todo))
     if fmt == "json":
@@ -160,10 +152,6 @@ def _warn_degenerate(found: list[dict]) -> None:
 
 
 def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, force, cache_dir, fmt, quiet):
-    from ..errors import PGFSelectError
-    from ..matrix import load
-    from ..measure.adaptive import measure_adaptive
-
     if not target or max_finetunes is None:
         raise PGFSelectError("--adaptive needs --target and --max-finetunes")
     say = (lambda msg: None) if quiet or fmt == "json" else (lambda msg: click.echo(msg, err=True))

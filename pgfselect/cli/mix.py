@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import PGFSelectError
+from ..mixdata import mix as run_mix
 from .common import echo_json, quiet_option
 
 
@@ -43,8 +44,6 @@ def mix(plan, out, data_format, task_prefix, task_pairs, seed, as_json, quiet):
       pgfselect mix plan.yaml --task-prefix synthetic: --format llava --out mix/
       pgfselect mix plan.yaml --task-prefix synthetic: --format messages --out mix-trl/
     """
-    from ..mixdata import mix as run_mix
-
     result = run_mix(plan, out, data_format, seed=seed, task_prefix=task_prefix, tasks=_task_map(task_pairs))
     if as_json:
         echo_json(result)

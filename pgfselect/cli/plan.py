@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import click
+from click.core import ParameterSource
 
 from ..errors import PGFSelectError
+from ..fileio import check_output, read_yaml_mapping
+from ..matrix import load
+from ..names import normalize
+from ..plan import MixturePlanner, write_plan
+from ..plan.checks import check_solver
+from ..plan.mixture_model import read_model
+from ..plan.planfile import PLAN_SUFFIXES
 from ..plan.planner import DEFAULT_KAPPA, NO_HELPFUL_SOURCE
-from .common import echo_json, format_option
+from ..predict import complete, with_all_sources
+from ..wording import plural
+from .common import console, echo_json, format_option
 
 
 def _pairs(values, what: str, default_value=None) -> dict:
@@ -53,8 +65,6 @@ def _target_weights(values) -> dict:
 def _available(values, path) -> dict:
     avail = {}
     if path:
-        from ..fileio import read_yaml_mapping
-
         doc = read_yaml_mapping(path, "--available-file", not_mapping="--available-file must map source "
                                 "names to example counts")
         avail.update({str(k): v for k, v in doc.items()})
@@ -112,18 +122,10 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
       pgfselect plan -t counting=0.7 -t jigsaw=0.3 -b 5k --available default=1500
       pgfselect plan -t OL -b 2k --strategy paper --format json --out plan.yaml
     """
-    from ..matrix import load
-    from ..plan import MixturePlanner
-
     if out is not None:
-        from ..fileio import check_output
-        from ..plan.planfile import PLAN_SUFFIXES
-
         check_output(out, "--out", suffixes=PLAN_SUFFIXES,
                      inputs={"--matrix": matrix_spec, "--available-file": available_file, "--prior": priors})
     if solver:
-        from ..plan.checks import check_solver
-
         check_solver(solver, "--solver")
     matrix = load(matrix_spec)
     completion = None
@@ -133,8 +135,6 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         raise PGFSelectError("--prior is used only with --complete")
     model = None
     if mixture_model:
-        from ..plan.mixture_model import read_model
-
         model = read_model(mixture_model)
     planner = MixturePlanner(
         _target_weights(targets), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
@@ -148,8 +148,6 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
     result = planner.to_dict()
     _check_k(click.get_current_context(), k, result)
     if out:
-        from ..plan import write_plan
-
         write_plan(result, out)
     if fmt == "json":
         echo_json(result)
@@ -162,19 +160,14 @@ _PARAMS = ("target_examples", "saturation", "available", "budget", "kappa", "sol
 
 def _as_flags(message: str) -> str:
     """The planner names its parameters (``target_examples 5: ...``); a CLI user reads flags."""
-    import re
-
     return re.sub(rf"^({'|'.join(_PARAMS)})\b(?= )", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _check_k(ctx, k, result) -> None:
     """An explicit --k above the candidates of top_k/random is refused (the planner would use
     them all and say so in a note)."""
-    from click.core import ParameterSource
-
     if result["strategy"] not in ("top_k", "random") or ctx.get_parameter_source("k") != ParameterSource.COMMANDLINE:
         return
-    from ..names import normalize
 
     fixed = {normalize(str(f)) for f in result["options"]["fix"]}
     free = [s for s in result["pgf"] if normalize(s) not in fixed]
@@ -185,18 +178,12 @@ def _check_k(ctx, k, result) -> None:
 
 def _complete(matrix, priors):
     """The matrix with a row for every task (unmeasured where absent) and its completion."""
-    from ..matrix import load
-    from ..predict import complete, with_all_sources
-
     matrix = with_all_sources(matrix)
     return matrix, complete(matrix, [load(p) for p in priors])
 
 
 def _print_table(result: dict, out) -> None:
     from rich.table import Table
-
-    from ..wording import plural
-    from .common import console
 
     targets = list(result["targets"])
     title = (f"{result['strategy']} plan for {', '.join(f'{t} ({w:.2f})' for t, w in result['targets'].items()) if len(targets) > 1 else targets[0]}"

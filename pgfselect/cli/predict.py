@@ -8,6 +8,10 @@ from pathlib import Path
 import click
 
 from ..errors import PGFSelectError
+from ..fileio import atomic_write, check_output
+from ..matrix import load
+from ..names import short_label
+from ..predict import empty_like, MatrixCompleter, suggest as suggest_sources, with_all_sources
 from .common import console, echo_json, quiet_option
 
 prior_option = click.option(
@@ -17,8 +21,6 @@ prior_option = click.option(
 
 
 def _load_priors(specs) -> list:
-    from ..matrix import load
-
     if len(set(specs)) != len(specs):
         dup = sorted({s for s in specs if specs.count(s) > 1})
         raise PGFSelectError(f"--prior given more than once: {', '.join(dup)}")
@@ -57,10 +59,6 @@ def predict(matrix_spec, priors, out, fmt, quiet):
       pgfselect predict runs/7b --format csv --out completed.csv
       pgfselect predict partial.csv --prior published:qwen2.5-vl-3b --prior published:qwen2.5-vl-7b --format json
     """
-    from ..fileio import atomic_write, check_output
-    from ..matrix import load
-    from ..predict import MatrixCompleter, with_all_sources
-
     if out is not None:
         check_output(out, "--out", suffixes={".csv": "CSV", ".json": "JSON"},
                      inputs={"MATRIX": matrix_spec, "--prior": priors})
@@ -102,9 +100,6 @@ def suggest(matrix_spec, target, finetunes, priors, fmt, quiet):
       pgfselect suggest --target counting --finetunes 5 --prior published:qwen2.5-vl-3b
       pgfselect suggest partial.csv -t OL -n 3 --prior published:qwen2.5-vl-7b --format json
     """
-    from ..matrix import load
-    from ..predict import empty_like, suggest as suggest_sources
-
     n = _count(finetunes)
     prior_mats = _load_priors(priors)
     if matrix_spec is None:
@@ -145,10 +140,6 @@ def _print_grid(c, name: str) -> None:
     """Sources × targets; measured cells plain, predicted ones italic with '~' and their ± std."""
     from rich.table import Table
 
-    from ..names import blink_tasks
-
-    alias = {t.name: t.alias for t in blink_tasks().values()}
-    short = lambda name: alias.get(name.split(":", 1)[-1], name[:6])  # noqa: E731
     n_pred = int(c.predicted_.sum())
     table = Table(title=f"completed PGF matrix {name}: {int(c.measured_.sum())} measured, {n_pred} predicted "
                         f"(~mean ±std, 90% interval = mean ± 1.645·std)"
@@ -156,7 +147,7 @@ def _print_grid(c, name: str) -> None:
                   title_justify="left", show_lines=True)
     table.add_column("source \\ target")
     for t in c.targets_:
-        table.add_column(short(t), justify="right")
+        table.add_column(short_label(t, suite=False), justify="right")
     for i, s in enumerate(c.sources_):
         cells = []
         for j in range(len(c.targets_)):
@@ -166,7 +157,7 @@ def _print_grid(c, name: str) -> None:
                 cells.append(f"{c.mean_[i, j]:+.2f}")
             else:
                 cells.append(f"[italic yellow]~{c.mean_[i, j]:+.2f}\n±{c.std_[i, j]:.2f}[/italic yellow]")
-        table.add_row(f"{s} ({short(s)})", *cells)
+        table.add_row(f"{s} ({short_label(s, suite=False)})", *cells)
     con = console()
     con.print(table)
     if c.alpha_ is not None:

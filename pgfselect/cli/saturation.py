@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..matrix import load
+from ..plan.saturation import fit_saturation
 from .common import echo_json, format_option
 
 
@@ -28,9 +30,6 @@ def saturation(small, large, n_small, n_large, min_pgf, fmt):
       pgfselect measure probe-2000.yaml --out runs/n2000
       pgfselect saturation runs/n500 runs/n2000
     """
-    from ..matrix import load
-    from ..plan.saturation import fit_saturation
-
     fit = fit_saturation(load(small), load(large), n_small, n_large, min_pgf=min_pgf)
     if fmt == "json":
         echo_json(fit.to_dict())

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..errors import PGFSelectError
+from ..fileio import atomic_write, check_output
+from ..tasks import format_prompt, get_task, list_tasks
+from ..tasks.build import build_task, builder_rows
+from ..tasks.export import export_items, FONT_HINT, png_bytes, preview_image
+from ..tasks.importers import import_task
 from ..wording import plural
-from .common import echo_json, format_option, quiet_option
+from .common import console, echo_json, format_option, quiet_option
 
 
 def task_options(f):
@@ -28,8 +35,6 @@ def task_options(f):
 
 def _task(task_id, size=None, difficulty=None, shuffle=None, blink_dir=None, revision=None, train_fraction=None,
           manifest=None):
-    from ..tasks import get_task
-
     given = {"size": size, "difficulty": difficulty, "shuffle": shuffle, "local_path": blink_dir, "revision": revision,
              "train_fraction": train_fraction, "manifest": manifest}
     return get_task(task_id, **{k: v for k, v in given.items() if v is not None})
@@ -75,15 +80,11 @@ def list_(source, fmt):
       pgfselect tasks list --source synthetic
       pgfselect tasks list --format json
     """
-    from ..tasks import list_tasks
-
     rows = [t.info() for t in list_tasks() if source in (None, t.source)]
     if fmt == "json":
         echo_json(rows)
         return
     from rich.table import Table
-
-    from .common import console
 
     table = Table(title="Tasks", title_justify="left")
     for col in ("id", "choices", "images", "level", "granularity", "description"):
@@ -108,8 +109,6 @@ def show(task_id, fmt, **opts):
       pgfselect tasks show synthetic:CT --difficulty 0.5
       pgfselect tasks show blink:Counting --blink-dir /data/BLINK --format json
     """
-    from ..tasks import format_prompt
-
     task = _task(task_id, **opts)
     info = {**task.info(), "provenance": task.provenance()}
     if task.source != "blink" or getattr(task, "local_path", None) is not None:
@@ -133,8 +132,6 @@ def show(task_id, fmt, **opts):
 
 
 def _console():
-    from .common import console
-
     return console()
 
 
@@ -154,11 +151,6 @@ def preview(task_id, split, n, seed, out, fmt, quiet, **opts):
     Example:
       pgfselect tasks preview synthetic:Counting --n 8 --out ct.png
     """
-    from pathlib import Path
-
-    from ..fileio import atomic_write, check_output
-    from ..tasks.export import FONT_HINT, png_bytes, preview_image
-
     _check_n(n)
     check_output(Path(out), "--out", suffixes={".png": "PNG"}, inputs=_task_inputs(opts))
     task = _task(task_id, **opts)
@@ -193,9 +185,6 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
       pgfselect tasks export synthetic:Counting --split train --n 500 --seed 0 --out data/ct-train
       pgfselect tasks show custom:data/ct-train/task.yaml
     """
-    from ..fileio import check_output
-    from ..tasks.export import export_items
-
     _check_n(n)
     inputs = _task_inputs(opts)
     if task_id.startswith("custom:") and task_id.split(":", 1)[1].endswith((".yaml", ".yml")):
@@ -255,8 +244,6 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
           --images coco/train2017 --exclude-images BLINK/ --n 800 --seed 0 --out data/counting-train
       pgfselect tasks build blink:Jigsaw --from images --images coco/train2017 --n 600 --out data/jigsaw-train
     """
-    from ..tasks.build import build_task, builder_rows
-
     if list_:
         rows = builder_rows()
         if fmt == "json":
@@ -333,8 +320,6 @@ def import_(import_format, path, out, name, images, split_fractions, seed, answe
       pgfselect tasks import hf data/vqa --columns question=q,answer=a,image=img --out tasks/vqa
       pgfselect tasks show custom:tasks/counts/task.yaml --format json
     """
-    from ..tasks.importers import import_task
-
     result = import_task(import_format, path, out, name=name, images=images, split_fractions=split_fractions,
                          seed=seed, answer_type=answer_type, split_turns=split_turns, columns=columns,
                          revision=revision, hf_split=hf_split, tolerance=tolerance, number_metric=number_metric)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 from ..errors import PGFSelectError
+from ..fileio import check_output
+from ..recipes.resolve import resolve
+from ..recipes.runner import RecipeRunner, recorded_hash, select_runs
+from ..recipes.schema import load_recipe
+from ..wording import plural
 from .common import console, echo_json, format_option, quiet_option
 
 
@@ -33,10 +38,6 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
       pgfselect train recipes/verify-tiny.yaml --out runs/verify
       pgfselect compare runs/verify
     """
-    from ..recipes.schema import load_recipe
-
-    from ..fileio import check_output
-
     if out_dir:
         check_output(out_dir, "--out", kind="folder", inputs={"RECIPE": recipe},
                      writes=("recipe.yaml", "summary.json"))
@@ -48,7 +49,6 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
         return
     if not out_dir:
         raise PGFSelectError("--out FOLDER is required to train (or use --validate)")
-    from ..recipes.runner import RecipeRunner
 
     summary = RecipeRunner(loaded, out_dir, force=force, cache_dir=cache_dir, only=only or None,
                            progress=not quiet and fmt != "json").run()
@@ -59,16 +59,10 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
 
 
 def _validate(loaded, out_dir, force, fmt, quiet, only=()):
-    from ..recipes.resolve import resolve
-
     res = resolve(loaded, check_data=False)
     if only:
-        from ..recipes.runner import select_runs
-
         res.runs = select_runs(res.runs, only)
     if out_dir:
-        from ..recipes.runner import recorded_hash
-
         other = recorded_hash(out_dir)
         if other is not None and other != res.recipe_hash and not force:
             raise PGFSelectError(f"--out {out_dir!r} holds runs of a different recipe (hash {other}; this recipe "
@@ -82,7 +76,6 @@ def _validate(loaded, out_dir, force, fmt, quiet, only=()):
     from rich.table import Table
 
     r = loaded.recipe
-    from ..wording import plural
 
     table = Table(title=f"{loaded.source}: target {res.target_id}, budget {plural(r.budget, 'example')}, "
                         f"{plural(len(r.seeds), 'seed')}, matrix {res.matrix.name} — valid", title_justify="left")

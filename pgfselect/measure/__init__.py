@@ -8,8 +8,10 @@ Public API (importing this package does not import torch)::
 
 For the recipe runner: :class:`ModelSession`, :func:`finetune_and_evaluate`,
 :func:`evaluate_base` (pgfselect.measure.runner), :func:`train_model` (training) and
-:func:`prepare_base` (models).
+:func:`prepare_base` (bases).
 """
+
+import importlib
 
 from .config import EvalConfig, MeasureConfig, ModelConfig, TrainingConfig, WarmupConfig, load_config
 
@@ -17,12 +19,10 @@ __all__ = ["EvalConfig", "MeasureConfig", "ModelConfig", "TrainingConfig", "Warm
            "measure", "finetune_and_evaluate", "evaluate_base", "ModelSession", "prepare_base", "train_model"]
 
 _LAZY = {"measure": "engine", "finetune_and_evaluate": "runner", "evaluate_base": "runner",
-         "ModelSession": "runner", "prepare_base": "models", "train_model": "training"}
+         "ModelSession": "runner", "prepare_base": "bases", "train_model": "training"}
 
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)

@@ -16,18 +16,18 @@ import numpy as np
 
 from ..errors import PGFSelectError
 from ..fileio import atomic_write
+from ..matrix import load, PGFMatrix
+from ..names import resolve
+from ..plan import MixturePlanner
+from ..predict import complete, suggest, with_all_sources
 from .config import MeasureConfig
+from .engine import measure
 
 
 def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: int, *, priors=(), budget="2k",
                      patience: int = 1, executor=None, force: bool = False, cache_dir=None,
                      show_progress: bool = True, log=print) -> dict:
     """Run the loop; returns the history (also written to ``OUT/adaptive.json``)."""
-    from ..matrix import PGFMatrix, load
-    from ..names import resolve
-    from ..predict import suggest, with_all_sources
-    from .engine import measure
-
     if isinstance(max_finetunes, bool) or not isinstance(max_finetunes, int) or max_finetunes < 1:
         raise PGFSelectError(f"--max-finetunes must be a whole number ≥ 1, got {max_finetunes!r}")
     target_id = resolve(target, cfg.tasks, "target")
@@ -90,9 +90,6 @@ def plan_settled(plan: dict | None, previous: dict | None) -> bool:
 def current_plan(matrix, target_id, budget, priors=()) -> dict:
     """The plan the current knowledge gives: the partial matrix completed with the priors
     (``{"error": ...}`` when nothing can be planned yet)."""
-    from ..plan import MixturePlanner
-    from ..predict import complete
-
     try:
         completion = complete(matrix, list(priors))
         return MixturePlanner(target_id, budget, completion=completion).fit(matrix).to_dict()

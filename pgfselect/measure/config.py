@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
+from ..tasks.registry import SOURCES, task_with_options
+from ..tasks.schema import PROMPT_VERSION
 
 TINY_SIZES = ("t64", "t128")
 # transformers' SchedulerType values that need no extra arguments (listed here to avoid importing it)
@@ -196,7 +198,6 @@ class MeasureConfig(_Strict):
         if dup:
             raise ValueError(f"tasks: task listed twice: {', '.join(dup)}")
         object.__setattr__(self, "tasks", ids)
-        from ..tasks.registry import SOURCES
 
         for key in self.task_options:
             if key not in SOURCES and key not in ids:
@@ -219,8 +220,6 @@ class MeasureConfig(_Strict):
 
     def task(self, task_id: str):
         """The registry task for ``task_id``, with this config's task options."""
-        from ..tasks.registry import task_with_options
-
         return task_with_options(task_id, self.task_options)
 
     @property
@@ -257,8 +256,6 @@ def drop_legacy_defaults(doc: dict) -> None:
 
 
 def _prompt_version() -> str:
-    from ..tasks.schema import PROMPT_VERSION
-
     return str(PROMPT_VERSION)
 
 

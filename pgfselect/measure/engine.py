@@ -20,13 +20,23 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from ..errors import PGFSelectError
+from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
+from ..matrix import PGFMatrix
 from ..progress import Progress
-from ..fileio import atomic_write, check_writable, package_versions
+from ..tasks.schema import PROMPT_VERSION
+from ..version import __version__
+from .bases import prepare_base
 from .cache import Cell, CellCache
 from .config import MeasureConfig
 from .degenerate import degenerate_from_cache
-from .runner import HEAVY_PACKAGES
+from .executors import LocalExecutor
+from .runner import ModelSession
+from .training import CellFailed, preflight
+
 
 PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct")
 
@@ -64,8 +74,6 @@ def _session(cfg: MeasureConfig, base_path: str):
     """Per-process session: the processor and preprocessed evaluation sets are built once and
     reused by every later cell in the same process (local run or a reused Ray worker).
     Returns (session, eval_items, reused)."""
-    from .runner import ModelSession
-
     key = (cfg.config_hash(), base_path)
     reused = _SESSION.get("key") == key
     if not reused:
@@ -86,9 +94,6 @@ def run_cell(job: dict) -> dict:
     data: a different $PGFSELECT_BLINK_DIR, custom-task manifest or package version) the cell is
     refused rather than filed under the driver's hash.
     """
-    from .models import prepare_base
-    from .training import CellFailed
-
     cfg = MeasureConfig.model_validate(job["config"])
     cell = Cell(job["source"], job["seed"])
     worker = {"pid": os.getpid(), "host": socket.gethostname()}
@@ -111,7 +116,7 @@ def run_cell(job: dict) -> dict:
         base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], job["cache_dir"])
     session, eval_items, worker["session_reused"] = _session(cfg, base_path)
     record = {"source": cell.source, "seed": cell.seed, "model": matrix_model_name(cfg), "worker": worker,
-              "versions": package_versions(HEAVY_PACKAGES)}
+              "versions": package_versions(TRAINING_PACKAGES)}
     if cell.is_base:
         outcome = session.evaluate_base(eval_items, cfg.training)
     else:
@@ -172,9 +177,6 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     ``force`` measures into a folder that holds another config's cells (they are never reused).
     ``cache_dir`` holds prepared tiny bases (default ``out_dir``; ``$PGFSELECT_CACHE_DIR`` too).
     """
-    from .executors import LocalExecutor
-    from .training import preflight
-
     preflight(cfg.training)  # a missing optional package: refused before anything is written
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -193,8 +195,6 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     summary = MeasureSummary(str(out_dir), chash, total=len(cells), reused=len(cells) - len(todo), computed=0)
     with Progress("measure", "cells", show_progress, len(cells), summary.reused) as progress:
         if todo:
-            from .models import prepare_base
-
             base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], cache_dir, log=progress.log)
             common = {"config": cfg.model_dump(mode="json"), "config_hash": chash, "base_path": base_path,
                       "cache_dir": str(cache_dir), **_adapter_route(cfg, out_dir, executor)}
@@ -221,7 +221,7 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     atomic_write(out_dir / "run.json", json.dumps({
         **summary.as_dict(), "cells": [c.key for c in cells], "cache_dir": str(cache_dir),
         "executor": getattr(executor, "name", type(executor).__name__),
-        "versions": package_versions(HEAVY_PACKAGES)}, indent=1))
+        "versions": package_versions(TRAINING_PACKAGES)}, indent=1))
     return summary
 
 
@@ -241,8 +241,6 @@ def _adapter_route(cfg: MeasureConfig, out_dir: Path, executor) -> dict:
 
 def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
     """The resolved config, at the top and beside its cells (a --force folder holds several)."""
-    import yaml
-
     text = yaml.safe_dump({"config_hash": cfg.config_hash(), **cfg.model_dump(mode="json")}, sort_keys=False)
     atomic_write(out_dir / "config.yaml", text)
     atomic_write(out_dir / "cells" / cfg.config_hash() / "config.yaml", text)
@@ -250,12 +248,6 @@ def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
 
 def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path | None:
     """matrix.csv and predictions.csv from the cached cells (None when the base is missing)."""
-    import numpy as np
-
-    from .. import __version__
-    from ..matrix import PGFMatrix
-    from ..tasks.schema import PROMPT_VERSION
-
     base = cache.get(Cell(None, None))
     if base is None:
         return None

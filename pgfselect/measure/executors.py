@@ -12,6 +12,7 @@ import sys
 from typing import Callable, Iterable, Iterator
 
 from ..errors import PGFSelectError
+from .training import CellOutOfMemory
 
 EXECUTORS = ("local", "ray")
 
@@ -97,8 +98,6 @@ class RayExecutor:
         return ray
 
     def run(self, fn: Callable[[dict], dict], jobs: Iterable[dict]) -> Iterator[tuple[dict, dict]]:
-        from .training import CellOutOfMemory
-
         ray = self._init()
         gpus = self.num_gpus_per_cell
         if gpus is None:
@@ -141,8 +140,6 @@ class RayExecutor:
 
 
 def _retried(cause: BaseException) -> bool:
-    from .training import CellOutOfMemory
-
     return isinstance(cause, CellOutOfMemory)
 
 

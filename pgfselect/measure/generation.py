@@ -22,6 +22,7 @@ import string
 
 from ..errors import PGFSelectError
 from ..tasks.schema import parse_number
+from .results import ScoreResult
 
 MAX_NEW_TOKENS = {"number": 8, "text": 16}
 MRA_THRESHOLDS = tuple(0.50 + 0.05 * k for k in range(10))
@@ -117,9 +118,7 @@ def generate_texts(model, evalset, processor, device: str, max_new_tokens: int) 
 
 
 def score_generated(evalset, texts: list[str]):
-    """A :class:`~pgfselect.measure.scoring.ScoreResult` from the generated ``texts`` (item order)."""
-    from .scoring import ScoreResult
-
+    """A :class:`~pgfselect.measure.results.ScoreResult` from the generated ``texts`` (item order)."""
     fields = evalset.open
     predictions = []
     for k, (item_id, text) in enumerate(zip(evalset.item_ids, texts, strict=True)):

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 from .config import EvalConfig, ModelConfig, TrainingConfig
-
-HEAVY_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
-                  "bitsandbytes", "tokenizers", "numpy", "pillow")
+from .models import detect_runtime, load_model, load_processor, quiet_libraries, release_memory
+from .scoring import EvalSet, score
+from .training import CellOutOfMemory, preflight, train_model
 
 
 @dataclass
@@ -27,8 +27,6 @@ class ModelSession:
     """A base model (path), its processor and runtime, and cached evaluation sets."""
 
     def __init__(self, model_cfg: ModelConfig, base_path: str, eval_cfg: EvalConfig | None = None):
-        from .models import detect_runtime, load_processor, quiet_libraries
-
         quiet_libraries()
         self.model_cfg = model_cfg
         self.base_path = base_path
@@ -39,8 +37,6 @@ class ModelSession:
 
     def eval_set(self, task_id: str, items):
         """The preprocessed set for ``task_id`` (built on first use, then reused)."""
-        from .scoring import EvalSet
-
         key = (task_id, tuple(it.id for it in items))
         if key not in self._eval_sets:
             self._eval_sets[key] = EvalSet(task_id, items, self.processor, self.eval_cfg.batch_size,
@@ -50,8 +46,6 @@ class ModelSession:
     def load_base(self, training: TrainingConfig | None = None):
         """A fresh copy of the base, 4-bit for ``training.method == 'qlora'`` (so the zero-shot
         score of a QLoRA grid is the quantized base's, the model its adapters start from)."""
-        from .models import load_model
-
         qlora = training is not None and training.method == "qlora"
         return load_model(self.base_path, self.model_cfg, self.runtime, quantize_4bit=qlora,
                           quantize_vision=qlora and training.train_vision)
@@ -59,9 +53,6 @@ class ModelSession:
     def evaluate(self, model, eval_items: dict) -> dict:
         """{task id: ScoreResult.record()} for ``model`` on each task's items."""
         import torch
-
-        from .scoring import score
-        from .training import CellOutOfMemory
 
         out = {}
         for task_id, items in eval_items.items():
@@ -76,8 +67,6 @@ class ModelSession:
 
     def evaluate_base(self, eval_items: dict, training: TrainingConfig | None = None) -> CellOutcome:
         """Zero-shot scores; with ``training`` the base as its finetunes load it (4-bit for qlora)."""
-        from .models import release_memory
-
         start = time.perf_counter()
         model = self.load_base(training)
         try:
@@ -92,9 +81,6 @@ class ModelSession:
         """Train on ``train_items`` from a freshly loaded base, then score on every task in
         ``eval_items``. ``out_dir``: where the adapter (or full model) is saved; None keeps nothing.
         The model, its optimizer state and the CUDA cache are released before returning."""
-        from .models import release_memory
-        from .training import preflight, train_model
-
         preflight(training)  # before the base loads
         model = res = None
         try:
@@ -114,7 +100,7 @@ class ModelSession:
 def evaluate_base(model_cfg: ModelConfig, eval_items: dict, eval_cfg: EvalConfig | None = None,
                   base_path: str | None = None) -> dict:
     """Zero-shot scores: {task id: {"correct", "n", "format_ok", "predictions"}}.
-    ``base_path`` defaults to the checkpoint (a tiny model needs :func:`models.prepare_base`)."""
+    ``base_path`` defaults to the checkpoint (a tiny model needs :func:`bases.prepare_base`)."""
     session = ModelSession(model_cfg, base_path or model_cfg.path, eval_cfg)
     return session.evaluate_base(eval_items).results
 

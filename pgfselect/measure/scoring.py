@@ -12,9 +12,12 @@ take about 40% of the scoring time.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..errors import PGFSelectError
+from ..tasks.schema import letters
+from .generation import open_fields, score_open
+from .prompts import letter_token_ids, user_message
+from .results import ScoreResult
 
 _LETTER = re.compile(r"[A-Z]")
 
@@ -23,9 +26,6 @@ class EvalSet:
     """Preprocessed evaluation items of one task, in batches of ``batch_size``."""
 
     def __init__(self, task_id: str, items, processor, batch_size: int = 16, dtype=None):
-        from .generation import open_fields
-        from .prompts import letter_token_ids, user_message
-
         if not items:
             raise PGFSelectError(f"task {task_id}: no evaluation items")
         self.task_id = task_id
@@ -56,23 +56,6 @@ class EvalSet:
             yield slice(start, start + batch["input_ids"].shape[0]), batch
 
 
-@dataclass
-class ScoreResult:
-    task_id: str
-    correct: int
-    n: int
-    predictions: list[dict]  # per item: id, answer, pred, correct, p (letter probabilities)
-    format_ok: float | None = None  # share of generated answers that start with a valid letter
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.n
-
-    def record(self) -> dict:
-        return {"correct": self.correct, "n": self.n, "format_ok": self.format_ok,
-                "predictions": self.predictions}
-
-
 def letter_logits(model, evalset: EvalSet, device: str):
     """[n_items, n_letters] logits of the option letters at the answer position (float32, CPU)."""
     import torch
@@ -93,8 +76,6 @@ def score(model, evalset: EvalSet, device: str = "cpu", format_check: int = 0, p
     and reports the share whose output starts with a valid option letter.
     """
     if getattr(evalset, "open", None) is not None:  # open-ended answers: greedy generation, judged
-        from .generation import score_open
-
         return score_open(model, evalset, processor, device)
     import torch
 
@@ -134,8 +115,6 @@ def generate_letters(model, evalset: EvalSet, processor, device: str, limit: int
 def format_rate(model, evalset: EvalSet, processor, device: str, limit: int) -> float:
     if processor is None:
         raise ValueError("format_check needs the processor")
-    from ..tasks.schema import letters
-
     answers = generate_letters(model, evalset, processor, device, limit)
     ok = [a is not None and a in letters(n) for a, n in zip(answers, evalset.n_choices)]
     return sum(ok) / len(ok)

@@ -7,7 +7,9 @@ images, so the loss covers only the answer letter whatever the chat template.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from .config import ModelConfig, TrainingConfig
+from .models import detect_runtime, load_model, load_processor, quiet_libraries, VISION_MODULES
+from .prompts import training_row
 
 
 class CellFailed(RuntimeError):
@@ -40,8 +44,6 @@ class TrainResult:
 def training_dataset(items):
     """A ``datasets.Dataset`` of prompt/completion rows with their images."""
     from datasets import Dataset
-
-    from .prompts import training_row
 
     if not items:
         raise PGFSelectError("no training items: examples_per_task must be at least 1")
@@ -83,8 +85,6 @@ def lora_config(training: TrainingConfig):
     such as ``gate_proj`` or ``all-linear`` match its layers too)."""
     from peft import LoraConfig
 
-    from .models import VISION_MODULES
-
     exclude = None if training.train_vision else rf"{VISION_MODULES}(\..*)?"
     return LoraConfig(r=training.rank, lora_alpha=training.alpha, lora_dropout=training.dropout,
                       target_modules=training.target_modules, exclude_modules=exclude, task_type="CAUSAL_LM")
@@ -93,10 +93,6 @@ def lora_config(training: TrainingConfig):
 def freeze_vision(model) -> int:
     """Freeze the vision tower's parameters (full finetuning with ``train_vision: false``);
     returns how many tensors were frozen."""
-    import re
-
-    from .models import VISION_MODULES
-
     pattern = re.compile(rf"{VISION_MODULES}\.")
     frozen = 0
     for name, param in model.named_parameters():
@@ -108,8 +104,6 @@ def freeze_vision(model) -> int:
 
 def preflight(training: TrainingConfig) -> None:
     """Refuse, before any model loads, a training config whose optional packages are missing."""
-    import importlib.util
-
     needs = {"qlora": ("bitsandbytes", "training.method 'qlora' needs bitsandbytes: pip install 'pgfselect[qlora]'")}
     needs_report = {"wandb": ("wandb", "training.report_to 'wandb' needs the wandb package: pip install wandb "
                                        "(and wandb login); or use 'tensorboard' or 'none'"),
@@ -167,8 +161,6 @@ def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, s
     import torch
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
-
-    from .models import detect_runtime, load_model, load_processor, quiet_libraries
 
     quiet_libraries()
     runtime = runtime or detect_runtime(model_cfg)

@@ -19,7 +19,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
+from ..compare import load_runs
 from ..errors import PGFSelectError
 
 MODEL_FORMAT = "pgfselect-mixture-model"
@@ -129,10 +131,6 @@ def read_model(path) -> MixtureResponse:
 def runs_to_training_data(folders) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """(shares [runs, sources], PGF per run, source names as the matrix names them, target) from
     finished ``pgfselect train`` folders; the base is their zero_shot run."""
-    import yaml
-
-    from ..compare import load_runs
-
     runs = load_runs(folders)
     base = [r.accuracy for r in runs if r.strategy == "zero_shot"]
     if not base:

@@ -10,6 +10,7 @@ zero_shot and the ``reason``), ``expected``, ``options``, ``pgfselect_version``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -31,8 +32,6 @@ def write_plan(plan: dict, path: str | Path) -> Path:
     if fmt is None:
         raise PGFSelectError(f"plan file {str(path)!r}: use a .yaml, .yml or .json file name")
     if fmt == "JSON":
-        import json
-
         text = json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
     else:
         text = yaml.safe_dump(plan, sort_keys=False, allow_unicode=True)

@@ -16,17 +16,22 @@ finetuning or zero-shot instead. Baseline strategies split the same budget by si
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
 from ..errors import PGFSelectError
+from ..estimator import Estimator, interval, one_of, whole
+from ..fileio import to_jsonable
 from ..matrix import PGFMatrix
 from ..names import normalize
+from ..version import __version__
+from .allocation import Allocation, _Inputs
 from .budget import parse_examples
+from .checks import check_solver
 from .expected import blend_expected, saturating_expected
-from .optimizer import proportional, round_allocation, solve, solve_mean_variance
+from .strategies import PLANNER_STRATEGIES, canonical_strategy
+from .variance import cell_variance
 
 # Chosen by leave-one-seed-out value on the published and synthetic matrices (benchmarks/RESULTS.md,
 # "planner_oos"): the default must beat the best single source out of sample, not in sample.
@@ -37,41 +42,10 @@ OBJECTIVES = {
     "saturating": "maximise Σ w·log(1 + x/s) with w = mean − κ·sem (diminishing returns per source)",
 }
 NO_HELPFUL_SOURCE = "no_helpful_source"
-STRATEGIES = {
-    "pgf": "the optimiser: expected PGF of the mix minus κ standard errors (or --objective saturating)",
-    "paper": "the paper's rule: sources with mean PGF > τ, examples in proportion to PGF",
-    "top_k": "the k sources with the highest shrunk PGF, equal split",
-    "uniform": "every candidate source, equal split (ignores PGF)",
-    "random": "k random candidate sources (seeded), equal split",
-    "best_single": "the whole budget on the single best source",
-    "direct": "the target's own training data only (direct finetuning)",
-}
-_ALIASES = {"randomk": "random", "topk": "top_k", "bestsingle": "best_single", "targetonly": "direct",
-            "direct": "direct", "pgf": "pgf", "paper": "paper", "uniform": "uniform", "random": "random"}
+STRATEGIES = PLANNER_STRATEGIES  # name -> description (the registry: plan/strategies.py)
 
 
-def canonical_strategy(name: str) -> str:
-    key = normalize(name)
-    if key in _ALIASES:
-        return _ALIASES[key]
-    if key == "zeroshot":
-        raise PGFSelectError("strategy 'zero_shot' trains nothing, so it has no mixture to plan; "
-                             "it is a baseline of `pgfselect train`")
-    raise PGFSelectError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
-
-
-@dataclass
-class _Inputs:
-    """Per-candidate numbers the strategies work from (internal)."""
-
-    names: list[str]
-    mean: np.ndarray  # target-weighted seed-mean PGF
-    weight: np.ndarray  # target-weighted shrunk PGF
-    caps: np.ndarray
-    se: np.ndarray  # standard error of the target-weighted mean (the mean-variance objective's σ)
-
-
-class MixturePlanner:
+class MixturePlanner(Estimator, Allocation):
     """Plan a mixture of source tasks for one or several targets under a budget of examples.
 
     Parameters are only stored here; :meth:`fit` does the work (scikit-learn style). After
@@ -104,6 +78,11 @@ class MixturePlanner:
         strategy ``pgf`` then maximises its fitted response instead of the blend (sources it
         does not know are left out).
     """
+
+    _parameter_constraints = {
+        "objective": one_of(*OBJECTIVES), "kappa": interval(0), "saturation": interval(0, closed="right"),
+        "tau": interval(), "k": whole(1), "seed": whole(0), "target_examples": whole(0),
+    }
 
     def __init__(self, target, budget, *, strategy="pgf", objective="mean_variance", kappa=DEFAULT_KAPPA,
                  saturation=500.0, available=None,
@@ -224,22 +203,8 @@ class MixturePlanner:
 
     # ------------------------------------------------------------------ inputs
     def _check_params(self):
-        if self.objective not in OBJECTIVES:
-            raise PGFSelectError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
-        for name, value, ok in (("kappa", self.kappa, lambda v: v >= 0),
-                                ("saturation", self.saturation, lambda v: v > 0),
-                                ("tau", self.tau, lambda v: True)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-                raise PGFSelectError(f"{name} {value!r} is not allowed (kappa ≥ 0, saturation > 0, finite tau)")
-        if not isinstance(self.k, int) or self.k < 1:
-            raise PGFSelectError(f"k {self.k!r} must be a whole number ≥ 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise PGFSelectError(f"seed {self.seed!r} must be a whole number ≥ 0")
-        if not isinstance(self.target_examples, int) or self.target_examples < 0:
-            raise PGFSelectError(f"target_examples {self.target_examples!r} must be a whole number ≥ 0")
+        self._validate_params()
         if self.solver is not None:
-            from .checks import check_solver
-
             check_solver(self.solver)
 
     def _resolve_targets(self, matrix: PGFMatrix) -> dict[str, float]:
@@ -275,8 +240,6 @@ class MixturePlanner:
     def _cell_estimates(self, matrix: PGFMatrix):
         """Seed mean, its raw standard error, its empirical-Bayes standard error, and which cells
         are predicted, over [source, target]."""
-        from .variance import cell_variance
-
         mean = matrix.mean()
         unc = matrix.sem()
         var = cell_variance(matrix)
@@ -393,148 +356,12 @@ class MixturePlanner:
         return out
 
     # ------------------------------------------------------------------ strategies
-    def _allocate(self, inp: _Inputs, budget: int, fixed: dict[str, int]) -> dict[str, int]:
-        free = np.array([n not in fixed for n in inp.names])
-        caps = np.where(free, inp.caps, 0.0)
-        strategy = self.strategy_
-        self.solver_, self.status_ = "rule", "optimal (closed-form rule)"
-        if budget == 0:
-            return dict(fixed)
-        if strategy == "pgf" and self.objective == "saturating":
-            w = np.where(free, inp.weight, 0.0)
-            if not (w > 0).any():
-                return None
-            x, self.solver_, self.status_ = solve(w, budget, caps, float(self.saturation), self.solver)
-            priority = w
-        elif strategy == "pgf" and self.mixture_model is not None:
-            x = self._model_shares(inp, free, caps, fixed)
-            if x is None:
-                return None
-            x, priority = x * self.budget_, inp.mean
-        elif strategy == "pgf":
-            x = self._mean_variance_shares(inp, free, caps, fixed)
-            if x is None:
-                return None
-            x, priority = x * self.budget_, inp.mean
-        elif strategy == "paper":
-            w = np.where(free & (inp.mean > self.tau), inp.mean, 0.0)
-            if not (w > 0).any():
-                if inp.mean.max() <= 0:
-                    return None
-                best = inp.names[int(np.argmax(inp.mean))]
-                raise PGFSelectError(f"no source has mean PGF above tau={self.tau} for this target "
-                                     f"(best: {best} at {inp.mean.max():.3f}); lower tau")
-            x, priority = proportional(w, budget, caps), w
-        elif strategy in ("top_k", "best_single", "random", "uniform", "direct"):
-            w = self._pick(inp, free, strategy, budget)
-            x, priority = proportional(w, budget, caps), inp.weight
-        else:  # pragma: no cover - canonical_strategy guards this
-            raise AssertionError(strategy)
-        ints = round_allocation(x, budget, caps, priority)
-        out = {n: int(v) for n, v in zip(inp.names, ints)}
-        for n, v in fixed.items():
-            out[n] = out.get(n, 0) + v
-        return out
-
-    def _model_shares(self, inp: _Inputs, free: np.ndarray, caps: np.ndarray, fixed: dict):
-        """Shares that maximise the fitted mixture response over the sources it knows, or None
-        when its best mix is not predicted to help."""
-        model = self.mixture_model
-        if len(self.targets_) > 1 or (model.target_ and model.target_ not in self.targets_):
-            raise PGFSelectError(f"the mixture model was fitted for target {model.target_!r}; plan that one target")
-        known = [n for n in inp.names if n in model.sources_ and (free[inp.names.index(n)] or n in fixed)]
-        for n in inp.names:
-            if n not in model.sources_:
-                self.excluded_[n] = "not in the mixture model (no trained mix used it)"
-        if not known:
-            raise PGFSelectError("no candidate source is in the mixture model; fit it on runs that use these sources")
-        order = [model.sources_.index(n) for n in known]
-        share_caps = np.zeros(len(model.sources_))
-        for n, k in zip(known, order):
-            share_caps[k] = caps[inp.names.index(n)] / self.budget_
-        fixed_idx = {model.sources_.index(n): v / self.budget_ for n, v in fixed.items() if n in model.sources_}
-        w = model.best_shares(share_caps, fixed=fixed_idx)
-        self.model_prediction_ = float(model.predict(w)[0])
-        self.solver_, self.status_ = "scipy-slsqp", "optimal (fitted mixture response, multi-start)"
-        if self.model_prediction_ <= 0 and not fixed:
-            return None
-        out = np.zeros(len(inp.names))
-        for n, k in zip(known, order):
-            if n not in fixed:
-                out[inp.names.index(n)] = w[k]
-        return out
-
-    def _mean_variance_shares(self, inp: _Inputs, free: np.ndarray, caps: np.ndarray, fixed: dict):
-        """Shares of the whole budget for the free sources, or None when no mix is expected to
-        help (its expected PGF minus κ standard errors is not above zero)."""
-        mu = np.where(free, inp.mean, 0.0)
-        if not (mu > 0).any():
-            if fixed:
-                raise PGFSelectError(f"besides the fixed sources ({', '.join(fixed)}), no candidate source is "
-                                     "expected to help; fix the whole budget or lower it")
-            return None
-        idx = [inp.names.index(n) for n in fixed]
-        f_shares = np.array([fixed[n] / self.budget_ for n in fixed])
-        shares, self.solver_, self.status_ = solve_mean_variance(
-            mu, inp.se, self.budget_, caps, float(self.kappa), fixed_shares=f_shares,
-            fixed_sigma=inp.se[idx], solver=self.solver)
-        total = np.zeros_like(shares)
-        total[idx] = f_shares
-        total += shares
-        value = float(inp.mean @ total - self.kappa * np.sqrt(np.sum((inp.se * total) ** 2)))
-        if value <= 0 and not fixed:
-            return None
-        return shares
-
-    def _pick(self, inp: _Inputs, free: np.ndarray, strategy: str, left: int) -> np.ndarray:
-        """Sources chosen by a rule; ``left``: the budget after the fixed sources."""
-        idx = np.flatnonzero(free)
-        if strategy in ("top_k", "random") and self.k > len(idx):
-            self.notes_.append(f"k={self.k} is more than the {len(idx)} candidate source"
-                               f"{'' if len(idx) == 1 else 's'}: strategy {strategy} uses them all")
-        if strategy in ("uniform", "direct"):
-            chosen = idx
-        elif strategy == "random":
-            rng = np.random.default_rng(self.seed)
-            chosen = rng.choice(idx, size=min(self.k, len(idx)), replace=False)
-        else:
-            k = 1 if strategy == "best_single" else self.k
-            order = idx[np.argsort(-inp.weight[idx], kind="stable")]
-            chosen = order[:k]
-        w = np.zeros(len(inp.names))
-        w[chosen] = 1.0
-        if inp.caps[chosen].sum() < left - 0.5 and strategy in ("best_single", "top_k", "random"):
-            names = ", ".join(inp.names[i] for i in chosen)
-            raise PGFSelectError(f"strategy {strategy}: {names} have only {int(inp.caps[chosen].sum())} "
-                                 f"examples available, below the budget {self.budget_}")
-        return w
-
-    def _why_not(self, inp: _Inputs, name: str) -> str:
-        i = inp.names.index(name)
-        mean, weight = inp.mean[i], inp.weight[i]
-        if self.strategy_ == "pgf":
-            if mean < 0:
-                return f"negative transfer (mean {mean:+.3f})"
-            if mean == 0:
-                return "no transfer (mean +0.000)"
-            if weight <= 0 and self.objective == "saturating":
-                return f"not reliably helpful (shrunk {weight:+.3f}, κ={self.kappa:g})"
-            if self.objective == "mean_variance" and self.kappa == 0:
-                return f"a source with a higher mean PGF takes the budget (mean {mean:+.3f})"
-            if self.objective == "mean_variance":
-                return f"not worth its uncertainty beside the chosen (mean {mean:+.3f} ± {inp.se[i]:.3f}, κ={self.kappa:g})"
-            return f"too weak for this budget (shrunk {weight:+.3f})"
-        if self.strategy_ == "paper":
-            return f"mean PGF {mean:+.3f} ≤ τ={self.tau:g}"
-        return f"not chosen by strategy {self.strategy_}"
-
     # ------------------------------------------------------------------ outputs
     def to_dict(self) -> dict:
         """The plan as a plain dict (the JSON output and the plan file)."""
-        from .. import __version__
-
+        self._check_fitted("allocation_")
         targets = list(self.targets_)
-        return _plain({
+        return to_jsonable({
             "pgfselect_plan": 1,
             "target": targets[0] if len(targets) == 1 else targets,
             "targets": {t: round(w, 6) for t, w in self.targets_.items()},
@@ -562,17 +389,6 @@ class MixturePlanner:
         })
 
 
-def _plain(obj):
-    """Numpy scalars to Python numbers, so the plan serialises to YAML and JSON alike."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def _stats(mean, unc, lo, hi, predicted) -> dict:
     r = lambda v: None if not np.isfinite(v) else round(float(v), 4)  # noqa: E731
     return {"mean": r(mean), "uncertainty": r(unc), "ci_low": r(lo), "ci_high": r(hi),
@@ -582,7 +398,3 @@ def _stats(mean, unc, lo, hi, predicted) -> dict:
 def plan(matrix: PGFMatrix, target, budget, **kw) -> dict:
     """Functional shortcut: ``MixturePlanner(target, budget, **kw).fit(matrix).to_dict()``."""
     return MixturePlanner(target, budget, **kw).fit(matrix).to_dict()
-
-
-def strategies() -> Sequence[str]:
-    return list(STRATEGIES)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import PGFSelectError
 from ..matrix import PGFMatrix
+from ..wording import plural
 
 # s is searched within [S_LOW·n_small, S_HIGH·n_large]; at the ends the fit is a bound, not a value.
 S_LOW, S_HIGH = 1e-3, 1e3
@@ -47,8 +48,6 @@ class SaturationFit:
         return out
 
     def summary(self) -> str:
-        from ..wording import plural
-
         s, lo, hi = (_fmt(round_s(v)) for v in (self.saturation, self.ci_low, self.ci_high))
         if self.bound == "at most":
             advice = (f"the small run already reaches the large run's PGF, so s is below the search range "

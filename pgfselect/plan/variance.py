@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..matrix import MEASURED, PGFMatrix, _quiet_nan_warnings
+from ..matrix import MEASURED, PGFMatrix
+from ..stats import quiet_nan_warnings
 
 
 @dataclass
@@ -103,7 +104,7 @@ def _binomial(matrix: PGFMatrix) -> np.ndarray | None:
     shifts all cells of a target alike and is left out)."""
     if matrix.correct_ft is None or matrix.n_eval is None or matrix.correct_base is None:
         return None
-    with np.errstate(invalid="ignore", divide="ignore"), _quiet_nan_warnings():
+    with np.errstate(invalid="ignore", divide="ignore"), quiet_nan_warnings():
         n = matrix.n_eval[:, None, :]
         p = matrix.correct_ft / n
         base = matrix.correct_base[:, None, :] / n

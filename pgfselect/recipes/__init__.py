@@ -5,14 +5,8 @@ Importing this package does not import torch: validating a recipe and resolving 
 is CPU-only and fast; only :meth:`RecipeRunner.run` trains.
 """
 
+from .runner import RecipeRunner, resolve_runs
 from .schema import STRATEGIES, Recipe, load_recipe, recipe_from_dict
 
 __all__ = ["Recipe", "STRATEGIES", "load_recipe", "recipe_from_dict", "RecipeRunner", "resolve_runs"]
 
-
-def __getattr__(name):
-    if name in ("RecipeRunner", "resolve_runs"):
-        from . import runner
-
-        return getattr(runner, name)
-    raise AttributeError(name)

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 
 from ..errors import PGFSelectError
 from ..matrix import PGFMatrix, load
+from ..names import resolve as resolve_name
+from ..plan import MixturePlanner, read_plan
 from ..plan.planner import NO_HELPFUL_SOURCE
+from ..tasks.schema import PROMPT_VERSION
 from .schema import PLANNED, LoadedRecipe, canonical_strategy
 
 
@@ -205,9 +208,7 @@ def _canonical_id(loaded: LoadedRecipe, tid: str, where: str) -> str:
 
 
 def _resolve_name(matrix: PGFMatrix, key: str, names: list[str]) -> str:
-    from ..names import resolve
-
-    return resolve(key, names, "matrix task")
+    return resolve_name(key, names, "matrix task")
 
 
 def _eval_tasks(loaded: LoadedRecipe, matrix: PGFMatrix, task_ids: dict, target_id: str) -> list[str]:
@@ -233,15 +234,11 @@ def _eval_tasks(loaded: LoadedRecipe, matrix: PGFMatrix, task_ids: dict, target_
 
 
 def _provenance(r, task_ids: set[str]) -> dict:
-    from ..tasks.schema import PROMPT_VERSION
-
     return {"prompt_version": str(PROMPT_VERSION), **{t: r.task(t).provenance() for t in sorted(task_ids)}}
 
 
 # ------------------------------------------------------------------ plans
 def _read_plan_file(loaded: LoadedRecipe) -> dict:
-    from ..plan import read_plan
-
     return read_plan(loaded.path(loaded.recipe.mixture.plan))
 
 
@@ -275,8 +272,6 @@ def _planner_kwargs(r, strategy: str, available: dict, seed: int, k: int | None)
 
 def _plan(r, matrix: PGFMatrix, target_name: str, strategy: str, available: dict, seed: int,
           k: int | None = None) -> dict:
-    from ..plan import MixturePlanner
-
     if strategy not in PLANNED:  # pragma: no cover - guarded by the caller
         raise AssertionError(strategy)
     kw = _planner_kwargs(r, strategy, available, seed, k if k is not None else r.planner.k)
@@ -290,8 +285,6 @@ def _plan(r, matrix: PGFMatrix, target_name: str, strategy: str, available: dict
 
 def _direct_expected(r, matrix: PGFMatrix, target_name: str) -> float | None:
     """The matrix's self-transfer PGF (the diagonal), when the target is also a source."""
-    from ..plan import MixturePlanner
-
     if target_name not in matrix.sources:
         return None
     try:

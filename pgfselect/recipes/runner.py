@@ -28,13 +28,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import PGFSelectError
-from ..progress import Progress
-from ..fileio import atomic_write, check_writable, package_versions
-from .resolve import Resolution, RunSpec, resolve
-from .schema import LoadedRecipe
+import yaml
 
-RUN_FORMAT = "pgfselect-run"
+from ..errors import PGFSelectError
+from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
+from ..measure.bases import prepare_base
+from ..measure.runner import ModelSession
+from ..measure.training import CellFailed
+from ..progress import Progress
+from ..records import RUN_FORMAT, RUN_VERSION, is_run_record, recipe_hash_of
+from .resolve import Resolution, RunSpec, resolve
+from .schema import canonical_strategy, LoadedRecipe
 
 
 def resolve_runs(loaded: LoadedRecipe, check_data: bool = False) -> Resolution:
@@ -80,7 +84,7 @@ class RecipeRunner:
             doc = json.loads((self.out_dir / run.key / "metrics.json").read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        return doc if doc.get("format") == RUN_FORMAT and doc.get("recipe_hash") == recipe_hash else None
+        return doc if is_run_record(doc, recipe_hash) else None
 
     # ------------------------------------------------------------------ the work
     def run(self) -> dict:
@@ -109,9 +113,6 @@ class RecipeRunner:
         return self.summary_
 
     def _session(self, res: Resolution, log):
-        from ..measure.models import prepare_base
-        from ..measure.runner import ModelSession
-
         r = self.loaded.recipe
         cache = Path(self.cache_dir or os.environ.get("PGFSELECT_CACHE_DIR") or self.out_dir)
         # A tiny base is warmed up on the matrix's tasks, as measure does: the same tasks and
@@ -123,8 +124,6 @@ class RecipeRunner:
         return session, eval_items
 
     def _run_one(self, session, eval_items: dict, res: Resolution, run: RunSpec) -> None:
-        from ..measure.training import CellFailed
-
         r = self.loaded.recipe
         items = sample_items(self.loaded, run)
         final = self.out_dir / run.key
@@ -135,7 +134,7 @@ class RecipeRunner:
         try:
             _write_jsonl(tmp / "item_ids.jsonl", [{"id": it.id, "task": task} for task, it in items])
             atomic_write(tmp / "config.json", json.dumps(run_config(self.loaded, res, run), indent=1))
-            atomic_write(tmp / "versions.json", json.dumps(package_versions(_PACKAGES), indent=1))
+            atomic_write(tmp / "versions.json", json.dumps(package_versions(TRAINING_PACKAGES), indent=1))
             if run.strategy == "zero_shot":
                 outcome = session.evaluate_base(eval_items, r.training)
             else:
@@ -200,17 +199,12 @@ class RecipeRunner:
                 "warnings": res.warnings, "runs": runs}
 
 
-_PACKAGES = ("pgfselect", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes",
-             "tokenizers", "numpy", "scipy", "cvxpy", "pillow")
-
-
 # ------------------------------------------------------------------ pieces (also used by tests)
 def select_runs(runs: list[RunSpec], only) -> list[RunSpec]:
     """The runs of the strategies named in ``only`` (all when empty); an unknown or absent
     strategy is an error naming the recipe's strategies."""
     if not only:
         return list(runs)
-    from .schema import canonical_strategy
 
     try:
         wanted = {canonical_strategy(s) for s in only}
@@ -253,21 +247,17 @@ def run_metrics(res: Resolution, run: RunSpec, outcome) -> dict:
                  "format_ok": rec.get("format_ok")} for t, rec in outcome.results.items()}
     tgt = tasks[res.target_id]
     train = {k: v for k, v in (outcome.train or {}).items() if k != "item_ids"}
-    return {"format": RUN_FORMAT, "version": 1, "recipe_hash": res.recipe_hash, "strategy": run.strategy,
+    return {"format": RUN_FORMAT, "version": RUN_VERSION, "recipe_hash": res.recipe_hash, "strategy": run.strategy,
             "seed": run.seed, "target": res.target_id, "accuracy": tgt["accuracy"], "correct": tgt["correct"],
             "n": tgt["n"], "expected_pgf": run.expected_pgf, "tasks": tasks, "train": train,
             "eval_seconds": round(outcome.eval_seconds, 3)}
 
 
 def recorded_hash(out_dir: Path) -> str | None:
-    from ..compare import recipe_hash_of
-
     return recipe_hash_of(out_dir)
 
 
 def write_resolved(loaded: LoadedRecipe, res: Resolution, out_dir: Path) -> None:
-    import yaml
-
     doc = {"recipe_hash": res.recipe_hash, "recipe_file": loaded.source,
            **loaded.recipe.model_dump(mode="json"), "resolved": res.as_dict()}
     atomic_write(Path(out_dir) / "recipe.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))

@@ -28,34 +28,23 @@ from ..measure.config import (EvalConfig, ModelConfig, TrainingConfig, _Strict, 
                               validate_config)
 from ..plan.budget import parse_examples
 from ..plan.planner import DEFAULT_KAPPA
+from ..plan.strategies import RECIPE_STRATEGIES, canonical_strategy as registry_strategy
+from ..tasks import SOURCES
+from ..tasks.registry import task_with_options
 
 # Strategies a recipe can run. Planned ones go through MixturePlanner on the recipe's matrix.
 PLANNED = ("pgf", "paper", "top_k", "uniform", "random", "best_single")
-STRATEGIES = {
-    "pgf": "the planner's mixture (expected PGF of the mix minus kappa standard errors)",
-    "paper": "the paper's rule: sources with PGF > tau, examples in proportion to PGF",
-    "top_k": "the k best sources by shrunk PGF, equal split",
-    "uniform": "every candidate source, equal split",
-    "random": "k random candidate sources (a new draw per seed), equal split",
-    "best_single": "the whole budget on the single best source",
-    "direct": "the target's own training data, same budget (direct finetuning)",
-    "zero_shot": "no training: the base model as it is",
-}
+STRATEGIES = RECIPE_STRATEGIES  # name -> description (the registry: plan/strategies.py)
 RECIPE_VERSION = 1
 
 
 def canonical_strategy(name: str) -> str:
     """'zero-shot', 'Zero_Shot' -> 'zero_shot'; the planner's names and aliases otherwise.
     Raises ValueError (a schema error) naming the valid strategies."""
-    from ..names import normalize
-    from ..plan import canonical_strategy as planner_strategy
-
-    if normalize(str(name)) == "zeroshot":
-        return "zero_shot"
     try:
-        return planner_strategy(str(name))
-    except PGFSelectError:
-        raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}") from None
+        return registry_strategy(str(name), allow_zero_shot=True)
+    except PGFSelectError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class PlannerOptions(_Strict):
@@ -165,7 +154,6 @@ class Recipe(_Strict):
     def _prefix(cls, v):
         if v is None:
             return v
-        from ..tasks import SOURCES
 
         src = v.rstrip(":").strip().lower()
         if src not in SOURCES:
@@ -196,8 +184,6 @@ class Recipe(_Strict):
     # ------------------------------------------------------------------ derived
     def task(self, task_id: str):
         """The registry task for ``task_id`` with this recipe's task options."""
-        from ..tasks.registry import task_with_options
-
         return task_with_options(task_id, self.task_options)
 
     @property

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..errors import PGFSelectError
+from .base import Task, blink_meta, sample_pool
 from .loading import first_line, quiet_datasets, to_pil
-from .registry import Task, blink_meta, sample_pool
 from .schema import Item, parse_answer
 
 BLINK_HUB_ID = "BLINK-Benchmark/BLINK"
@@ -175,9 +177,6 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
     """Why the Hugging Face hub cannot be reached (``HF_HUB_OFFLINE`` set, or no TCP connection to
     ``$HF_ENDPOINT`` within ``timeout`` seconds), or None when it can. Probed once per process:
     without it, an offline machine spends ~30 s in the hub client's retries."""
-    import socket
-    from urllib.parse import urlparse
-
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     if endpoint in _HUB_STATE:
         return _HUB_STATE[endpoint]

@@ -37,7 +37,7 @@ Register manifests with :func:`register_manifest`, list them in ``$PGFSELECT_CUS
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -45,10 +45,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import PGFSelectError
-from ..fileio import read_yaml_mapping
+from ..fileio import json_object, read_yaml_mapping
 from ..names import resolve
-from .loading import first_line, open_image, quiet_datasets, to_pil
-from .registry import SPLITS, Task, sample_pool
+from .base import SPLITS, Task, sample_pool
+from .loading import first_line, open_image, path_inside, quiet_datasets, to_pil
 from .schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, Item, parse_answer, validate_item
 
 CUSTOM_TASKS_ENV = "PGFSELECT_CUSTOM_TASKS"
@@ -100,13 +100,7 @@ class Manifest(BaseModel):
 
 def _inside(base: Path, rel: str, where: str, what: str) -> Path:
     """``base/rel``, refusing absolute paths and paths that escape ``base``."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise PGFSelectError(f"{where}: {what} path must be a non-empty string")
-    path = (base / rel).resolve()
-    if Path(rel).is_absolute() or not path.is_relative_to(base.resolve()):
-        raise PGFSelectError(f"{where}: {what} path {rel!r} leaves the manifest's folder {str(base)!r}; "
-                             "paths must be relative and stay inside it")
-    return path
+    return path_inside(base, rel, where, what, "the manifest's folder")
 
 
 def load_manifest(path: str | os.PathLike) -> tuple[Manifest, Path]:
@@ -186,12 +180,7 @@ class CustomTask(Task):
         return items
 
     def _jsonl_item(self, line: str, where: str, split: str, lineno: int) -> Item:
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PGFSelectError(f"{where}: invalid JSON: {exc.msg}") from None
-        if not isinstance(rec, dict):
-            raise PGFSelectError(f"{where}: each line must be a JSON object")
+        rec = json_object(line, where)
         open_ended = self.answer_type != "choice"
         allowed = ({"id", "images", "image", "question", "answer", "aliases", "meta", "source"} if open_ended else
                    {"id", "images", "image", "question", "choices", "answer", "answer_letter", "meta", "source"})
@@ -293,8 +282,6 @@ class CustomTask(Task):
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

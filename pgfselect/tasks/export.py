@@ -8,9 +8,11 @@ import os
 import re
 from pathlib import Path
 
+import yaml
+
 from ..errors import PGFSelectError
 from ..fileio import check_writable, package_versions, staged_folder
-from .registry import Task
+from .base import Task
 from .schema import PROMPT_VERSION, answer_text, letters
 
 
@@ -59,7 +61,6 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
             manifest.update(answer_type=task.answer_type, **_number_scoring(task))
         if task.n_images:
             manifest["n_images"] = task.n_images
-        import yaml
 
         (tmp / "task.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         # Pillow (FreeType) and numpy versions decide the exact pixels: same versions, same bytes

@@ -58,3 +58,15 @@ def quiet_datasets():
     finally:
         if was_enabled:
             datasets.enable_progress_bars()
+
+
+def path_inside(base: Path, rel, where: str, what: str, folder: str) -> Path:
+    """``base/rel``, refusing empty, absolute and escaping paths; ``what`` names the path in the
+    error ('image'), ``folder`` the folder it must stay in ("the manifest's folder")."""
+    if not isinstance(rel, str) or not rel.strip():
+        raise PGFSelectError(f"{where}: {what} path {rel!r} must be a non-empty string")
+    path = (base / rel).resolve()
+    if Path(rel).is_absolute() or not path.is_relative_to(base.resolve()):
+        raise PGFSelectError(f"{where}: {what} path {rel!r} leaves {folder} {str(base)!r}; "
+                             "paths must be relative and stay inside it")
+    return path

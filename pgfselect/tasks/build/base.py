@@ -18,6 +18,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ...errors import PGFSelectError
+from ..loading import open_image
+from .leak import IMAGE_SUFFIXES
 
 STATUSES = ("faithful", "unconfirmed")
 INPUTS = ("images", "annotations", "path")
@@ -128,8 +130,6 @@ def shuffled_choices(rng: np.random.Generator, correct, wrong: list) -> tuple[li
 
 
 def list_images(folder: Path) -> list[Path]:
-    from .leak import IMAGE_SUFFIXES
-
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -147,6 +147,4 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def open_rgb(path: Path):
-    from ..loading import open_image
-
     return open_image(path, str(path))

@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ...errors import PGFSelectError
 from ...fileio import check_writable, package_versions, staged_folder
 from ...names import BLINK_TASKS, resolve
-from ..registry import blink_meta
+from ..base import blink_meta
+from ..blink import BlinkTask
 from ..schema import PROMPT_VERSION, Item, validate_item
 from .base import ABSENT, BUILDERS, Builder, Context
 from .card import data_card
@@ -80,8 +82,6 @@ def _write_item(tmp: Path, stem: str, item: Item) -> str:
 def _blink_val(task: str, blink_val) -> list[Item]:
     """BLINK's own val items of ``task`` (from a local copy), so the build folder is a task that
     trains on built items and is evaluated on BLINK val (what measure/train recipes expect)."""
-    from ..blink import BlinkTask
-
     return BlinkTask(task, local_path=blink_val).items("val")
 
 
@@ -175,7 +175,6 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
                    "candidates_seen": seen, "skipped": dict(sorted(ctx.skipped.items())), "leak_guard": leak,
                    "inputs": _inputs_summary(ctx), "prompt_version": PROMPT_VERSION,
                    "package_versions": package_versions(("pgfselect", "numpy", "pillow", "scipy"))}
-        import yaml
 
         (tmp / "train.jsonl").write_text("\n".join(lines) + "\n")
         if val_lines:

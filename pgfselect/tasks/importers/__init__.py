@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from ...errors import PGFSelectError
+from . import hf, llava, messages
 from .common import parse_fractions, write_task
 
 FORMATS = ("llava", "messages", "hf")
@@ -36,13 +37,10 @@ def import_task(fmt: str, path: str, out: str, *, name: str | None = None, image
     if images_dir is not None and not images_dir.is_dir():
         raise PGFSelectError(f"--images {images!r} is not a folder")
     if fmt == "hf":
-        from . import hf
-
         records = hf.read(path, hf.parse_columns(columns), revision, hf_split)
     else:
         if columns:
             raise PGFSelectError(f"--columns applies to the hf format, not {fmt}")
-        from . import llava, messages
 
         src = Path(path)
         if fmt == "llava" and not src.is_file():

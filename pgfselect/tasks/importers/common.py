@@ -14,7 +14,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from ...errors import PGFSelectError
+from ...fileio import check_writable, package_versions, staged_folder
+from ..export import png_bytes
+from ..loading import open_image, path_inside, to_pil
 from ..schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, OPEN_INSTRUCTIONS, parse_answer, parse_number
 
 CLOSED_SET_HINT = 10  # at most this many distinct answers: offer them as choices (--answer-type choice)
@@ -83,14 +89,7 @@ def refuse_multi_turn(multi: list[str], total: int) -> None:
 
 def image_path(root: Path, rel, where: str) -> Path:
     """``root/rel``, which must stay inside ``root`` and be a readable image."""
-    from ..loading import open_image
-
-    if not isinstance(rel, str) or not rel.strip():
-        raise PGFSelectError(f"{where}: image path {rel!r} must be a non-empty string")
-    path = (root / rel).resolve()
-    if Path(rel).is_absolute() or not path.is_relative_to(root.resolve()):
-        raise PGFSelectError(f"{where}: image path {rel!r} leaves the images folder {str(root)!r}; "
-                             "paths must be relative and stay inside it")
+    path = path_inside(root, rel, where, "image", "the images folder")
     open_image(path, where)  # missing or unreadable: a one-line error naming the file
     return path
 
@@ -98,8 +97,6 @@ def image_path(root: Path, rel, where: str) -> Path:
 def column_image(value, root: Path, where: str):
     """An image from a dataset cell: decoded, embedded bytes, or a path, which like any other
     image path must stay inside ``root`` (the dataset's folder)."""
-    from ..loading import to_pil
-
     if isinstance(value, str):
         return image_path(root, value, where)
     if isinstance(value, dict) and not value.get("bytes") and value.get("path"):
@@ -169,8 +166,6 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
 
 def assign_splits(n: int, fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
     """Record indices per split: a seeded permutation cut by the fractions, each split in file order."""
-    import numpy as np
-
     order = np.random.default_rng(seed).permutation(n)
     n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
     n_val = min(n_val, n - n_train)
@@ -198,8 +193,6 @@ def _copy_image(src, dest_stem: Path) -> str:
         dest = dest_stem.with_suffix(src.suffix.lower() or ".png")
         shutil.copyfile(src, dest)  # the user's bytes, unchanged
     else:
-        from ..export import png_bytes
-
         dest = dest_stem.with_suffix(".png")
         dest.write_bytes(png_bytes(src))
     return dest.name
@@ -208,8 +201,6 @@ def _copy_image(src, dest_stem: Path) -> str:
 def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source: str, answer_type: str | None,
                fractions: tuple[float, float, float], seed: int, number_options: dict) -> dict:
     """Check everything, then build the task folder beside ``out`` and rename it into place."""
-    from ...fileio import check_writable, package_versions, staged_folder
-
     check_records(records)
     kind, options, hint = decide_answer_type(records, answer_type)
     splits = assign_splits(len(records), fractions, seed)
@@ -235,7 +226,6 @@ def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source:
         if len(n_images) == 1:
             manifest["n_images"] = n_images.pop()
         manifest["splits"] = {s: f"{s}.jsonl" for s in splits}
-        import yaml
 
         (tmp / "task.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
         summary = {"task": f"custom:{out / 'task.yaml'}", "name": name, "format": fmt, "source": source,

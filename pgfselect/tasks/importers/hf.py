@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import PGFSelectError
+from ..loading import first_line, quiet_datasets
 from .common import Record, clean_question, column_image
 
 KEYS = ("question", "answer", "image", "choices", "id", "aliases")
@@ -23,8 +24,6 @@ def parse_columns(text: str | None) -> dict[str, object]:
 
 
 def _load(source: str, revision: str | None, split: str | None):
-    from ..loading import first_line, quiet_datasets
-
     path = Path(source)
     with quiet_datasets() as datasets:
         try:

@@ -4,10 +4,11 @@ folder, each row with ``messages`` ([{role, content}], content a string or TRL's
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...errors import PGFSelectError
+from ...fileio import json_object
+from ..loading import first_line, quiet_datasets
 from .common import Record, column_image, records_from_turns, refuse_multi_turn, single_turns
 
 
@@ -28,8 +29,6 @@ def _turns(messages, where: str) -> list[tuple[str, str]]:
 def _rows(path: Path):
     """(where, row) of a JSONL file or a datasets folder."""
     if path.is_dir():
-        from ..loading import first_line, quiet_datasets
-
         with quiet_datasets() as datasets:
             try:
                 ds = datasets.load_from_disk(str(path))
@@ -50,13 +49,7 @@ def _rows(path: Path):
     with fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PGFSelectError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-                if not isinstance(row, dict):
-                    raise PGFSelectError(f"{path}:{lineno}: each line must be a JSON object")
-                yield f"{path}:{lineno}", row
+                yield f"{path}:{lineno}", json_object(line, f"{path}:{lineno}")
 
 
 def read(path: Path, images: Path | None, split_turns: bool) -> list[Record]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import PGFSelectError
 from ...names import blink_tasks
-from ..registry import Task, blink_meta
+from ..base import Task, blink_meta
 from ..schema import Item
 from . import correspondence, geometry, objects, points, textures  # noqa: F401  (fill GENERATORS)
 from .base import GENERATORS, Spec, multi_size

@@ -7,6 +7,12 @@ matrix of expectations that a measured PGF matrix can be checked against.
 
 from __future__ import annotations
 
+from PIL import ImageDraw
+
+from . import correspondence, geometry, objects, points, textures  # noqa: F401  (fill GENERATORS)
+from .base import GENERATORS
+from .primitives import MARK_COLOURS
+
 SKILLS = {
     "marked-points": "find the colour-coded marks labelled A-D (A red, B blue, C green, D yellow) "
                      "and answer with the label of the one that satisfies the question",
@@ -25,8 +31,6 @@ SKILLS = {
 
 def skills_table() -> dict[str, tuple[str, ...]]:
     """Task name -> skills it needs, for the 13 synthetic tasks."""
-    from . import GENERATORS
-
     return {name: spec.skills for name, spec in sorted(GENERATORS.items())}
 
 
@@ -53,10 +57,6 @@ CUE_CELLS = dict(zip(SKILLS, _BORDER))
 def draw_skill_cues(img, skills: tuple[str, ...], answer: int, n_choices: int, reliability: float,
                     rng) -> None:
     """Draw the skill squares on ``img`` (in place): see the comment above."""
-    from PIL import ImageDraw
-
-    from .primitives import MARK_COLOURS
-
     letters = list(MARK_COLOURS)[:n_choices]
     cell = img.size[0] / 4
     side = max(3, round(cell / 2))

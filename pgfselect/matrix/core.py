@@ -1,19 +1,4 @@
-"""The PGF matrix: the one artifact every pgfselect command reads.
-
-PGF(i→j) = (Acc(M(T_i), T_j) − Acc(M, T_j)) / (U_j − Acc(M, T_j)), computed per seed from
-correct counts (exact, ε = 0), then aggregated over seeds. ``values[seed, source, target]``.
-
-Every cell has a status:
-
-* ``MEASURED``   – a number;
-* ``UNMEASURED`` – nobody finetuned/evaluated it (absent from the file); never read as 0;
-* ``UNDEFINED``  – zero headroom: the zero-shot accuracy already equals the ceiling, so the
-  ratio has no meaning. Kept explicit, so it cannot leak into a plan as 0 or NaN.
-
-Files: a tidy CSV (one row per model, seed, source, target with counts and provenance), the same
-rows as JSON, or the authors' 4-column CSV (``seed,ft_task,task,perfection_gap_factor``).
-Built-in matrices are addressed as ``published:qwen2.5-vl-7b`` (also ``-3b``, ``-32b``).
-"""
+"""The PGF matrix object and the PGF formula (see :mod:`pgfselect.matrix`)."""
 
 from __future__ import annotations
 
@@ -21,17 +6,16 @@ import csv
 import hashlib
 import io
 import json
-import math
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .errors import PGFSelectError
-from .fileio import atomic_write
-from .names import resolve
+from ..errors import PGFSelectError
+from ..fileio import atomic_write, json_default
+from ..names import resolve
+from ..stats import quiet_nan_warnings, t_quantile
 
 MEASURED, UNMEASURED, UNDEFINED = 0, 1, 2
 STATUS_NAMES = {MEASURED: "measured", UNMEASURED: "unmeasured", UNDEFINED: "undefined"}
@@ -204,13 +188,13 @@ class PGFMatrix:
     # ---------------------------------------------------------------- statistics
     def mean(self) -> np.ndarray:
         """[source, target] mean over the seeds that measured the cell; NaN where none did."""
-        with np.errstate(invalid="ignore"), _quiet_nan_warnings():
+        with np.errstate(invalid="ignore"), quiet_nan_warnings():
             return np.nanmean(self.values, axis=0)
 
     def std(self) -> np.ndarray:
         """[source, target] sample standard deviation over seeds (ddof=1); NaN with < 2 seeds."""
         n = self.n_seeds_measured()
-        with np.errstate(invalid="ignore"), _quiet_nan_warnings():
+        with np.errstate(invalid="ignore"), quiet_nan_warnings():
             sd = np.nanstd(self.values, axis=0, ddof=1)
         return np.where(n >= 2, sd, np.nan)
 
@@ -220,10 +204,8 @@ class PGFMatrix:
 
     def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """[source, target] Student-t confidence interval of the seed mean (NaN with < 2 seeds)."""
-        from scipy import stats
-
         n = self.n_seeds_measured()
-        t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+        t = t_quantile(level, np.maximum(n - 1, 1))
         half = np.where(n >= 2, t * self.sem(), np.nan)
         m = self.mean()
         return m - half, m + half
@@ -301,7 +283,7 @@ class PGFMatrix:
         doc = {"format": "pgfselect-matrix", "version": 1, "model": self.model,
                "seeds": list(self.seeds), "sources": list(self.sources), "targets": list(self.targets),
                "provenance": self.provenance, "rows": self.rows()}
-        text = json.dumps(doc, indent=1, default=_json_default)
+        text = json.dumps(doc, indent=1, default=json_default)
         if path is not None:
             atomic_write(path, text)
         return text
@@ -320,224 +302,7 @@ class PGFMatrix:
                 f"{int(self.measured.sum())} measured cells)")
 
 
-# -------------------------------------------------------------------- loading
-def load(spec: str | Path | PGFMatrix) -> PGFMatrix:
-    """Load a matrix from ``published:ID``, a run folder holding ``matrix.csv``, a tidy or
-    4-column CSV file, or a JSON file written by :meth:`PGFMatrix.to_json`."""
-    if isinstance(spec, PGFMatrix):
-        return spec
-    text_spec = str(spec)
-    if text_spec.lower().startswith("published:"):
-        return load_published(text_spec)
-    path = Path(text_spec)
-    if path.is_dir():
-        if not (path / "matrix.csv").is_file():
-            raise PGFSelectError(f"folder {text_spec!r} holds no matrix.csv (is it a measure output folder?)")
-        path = path / "matrix.csv"
-    if not path.is_file():
-        raise PGFSelectError(f"matrix {text_spec!r} not found: give published:ID "
-                             f"({', '.join(PUBLISHED)}), a measure folder, or a .csv/.json file")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PGFSelectError(f"cannot read matrix file {text_spec!r}: {exc}") from None
-    if path.suffix.lower() == ".json":
-        m = _from_json(text, text_spec)
-    else:
-        m = _from_csv(text, text_spec)
-    m.name = text_spec
-    return m
-
-
-def load_published(spec: str) -> PGFMatrix:
-    key = spec.strip().lower()
-    if key not in PUBLISHED:
-        import difflib
-
-        close = difflib.get_close_matches(key, list(PUBLISHED), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise PGFSelectError(f"unknown built-in matrix {spec!r}{hint}; valid: {', '.join(PUBLISHED)}")
-    pub = PUBLISHED[key]
-    text = resources.files("pgfselect").joinpath("data/published", pub.file).read_text()
-    m = _from_csv(text, pub.file)
-    m.model, m.name = pub.model, pub.id
-    m.provenance = {"source": "published", "citation": CITATION,
-                    "url": "github.com/Bhuvan-21/task-transfer-vlms (commit 56fff94)"}
-    return m
-
-
-def _from_csv(text: str, where: str) -> PGFMatrix:
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise PGFSelectError(f"{where}: empty file") from None
-    if tuple(header) == AUTHORS_COLUMNS:
-        records = []
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != 4:
-                raise PGFSelectError(f"{where} line {lineno}: expected 4 fields "
-                                     f"({','.join(AUTHORS_COLUMNS)}), got {len(row)}")
-            seed, src, tgt, val = (c.strip() for c in row)
-            records.append({"seed": seed, "source": src, "target": tgt,
-                            "pgf": _parse_pgf(val, where, lineno), "status": "measured",
-                            "_line": lineno})
-        return _from_records(records, where, model="")
-    missing = [c for c in ("seed", "source", "target", "pgf") if c not in header]
-    if missing:
-        raise PGFSelectError(f"{where}: header lacks {', '.join(missing)}; expected the tidy columns "
-                             f"({','.join(TIDY_COLUMNS)}) or the authors' ({','.join(AUTHORS_COLUMNS)})")
-    records = []
-    for lineno, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise PGFSelectError(f"{where} line {lineno}: expected {len(header)} fields, got {len(row)}")
-        rec = dict(zip(header, (c.strip() for c in row)))
-        rec["_line"] = lineno
-        records.append(rec)
-    return _from_records(records, where)
-
-
-def _from_json(text: str, where: str) -> PGFMatrix:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PGFSelectError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(doc, dict) or doc.get("format") != "pgfselect-matrix" or not isinstance(doc.get("rows"), list):
-        raise PGFSelectError(f"{where}: not a pgfselect matrix JSON (needs format 'pgfselect-matrix' and rows)")
-    records = []
-    for k, rec in enumerate(doc["rows"]):
-        if not isinstance(rec, dict):
-            raise PGFSelectError(f"{where}: row {k} is not an object")
-        records.append({**{key: "" if v is None else v for key, v in rec.items()}, "_line": f"row {k}"})
-    m = _from_records(records, where, order=doc)
-    m.provenance = {**m.provenance, **(doc.get("provenance") or {})}
-    return m
-
-
-def _from_records(records: list[dict], where: str, model: str | None = None, order: Mapping | None = None) -> PGFMatrix:
-    if not records:
-        raise PGFSelectError(f"{where}: no data rows")
-
-    def where_(rec):
-        line = rec["_line"]
-        return f"{where} line {line}" if isinstance(line, int) else f"{where} {line}"
-
-    for rec in records:
-        for key in ("seed", "source", "target"):
-            if not str(rec.get(key, "")).strip():
-                raise PGFSelectError(f"{where_(rec)}: empty {key}")
-    seeds = _ordered(str(r["seed"]) for r in records) if not order else tuple(order.get("seeds") or ())
-    sources = _ordered(str(r["source"]) for r in records) if not order else tuple(order.get("sources") or ())
-    targets = _ordered(str(r["target"]) for r in records) if not order else tuple(order.get("targets") or ())
-    if order:  # JSON lists the axes; rows must stay within them
-        for rec, key, axis in ((r, k, a) for r in records for k, a in
-                               (("seed", seeds), ("source", sources), ("target", targets))):
-            if str(rec[key]) not in axis:
-                raise PGFSelectError(f"{where_(rec)}: {key} {rec[key]!r} is not in the file's {key}s list")
-    shape = (len(seeds), len(sources), len(targets))
-    values = np.full(shape, np.nan)
-    status = np.full(shape, UNMEASURED, dtype=np.int8)
-    has_counts = all(str(r.get("correct_ft", "")).strip() != "" for r in records) and "n_eval" in records[0]
-    n_eval = np.full((len(seeds), len(targets)), np.nan)
-    base = np.full((len(seeds), len(targets)), np.nan)
-    ft = np.full(shape, np.nan)
-    ceiling = np.full(len(targets), np.nan)
-    seen: dict[tuple[int, int, int], object] = {}
-    status_of = {v: k for k, v in STATUS_NAMES.items()}
-    for rec in records:
-        s, i, j = seeds.index(str(rec["seed"])), sources.index(str(rec["source"])), targets.index(str(rec["target"]))
-        if (s, i, j) in seen:
-            raise PGFSelectError(f"{where_(rec)}: duplicate cell (seed {rec['seed']}, source {rec['source']}, "
-                                 f"target {rec['target']}); first seen at {seen[(s, i, j)]}")
-        seen[(s, i, j)] = rec["_line"]
-        st_name = str(rec.get("status") or "measured").strip().lower()
-        if st_name not in status_of or st_name == "unmeasured":
-            raise PGFSelectError(f"{where_(rec)}: status {st_name!r} is not one of measured, undefined")
-        st = status_of[st_name]
-        if st == MEASURED:
-            val = rec["pgf"]
-            values[s, i, j] = val if isinstance(val, float) else _parse_pgf(str(val), where, rec["_line"])
-        status[s, i, j] = st
-        if has_counts:
-            n = _parse_count(rec, "n_eval", where_)
-            b = _parse_count(rec, "correct_base", where_)
-            f = _parse_count(rec, "correct_ft", where_)
-            c = float(rec.get("ceiling") or 1.0)
-            for arr, idx, val, name in ((n_eval, (s, j), n, "n_eval"), (base, (s, j), b, "correct_base"),
-                                        (ceiling, j, c, "ceiling")):
-                if not np.isnan(arr[idx]) and arr[idx] != val:
-                    raise PGFSelectError(f"{where_(rec)}: {name} {val} disagrees with {arr[idx]:g} "
-                                         f"given earlier for seed {rec['seed']}, target {rec['target']}")
-                arr[idx] = val
-            ft[s, i, j] = f
-    if model is None:
-        models = _ordered(str(r.get("model", "")) for r in records)
-        model = models[0] if len(models) == 1 else ",".join(models)
-    provenance = {k: str(records[0].get(k, "")) for k in PROVENANCE_COLUMNS if records[0].get(k)}
-    kw = dict(model=model, provenance=provenance)
-    if has_counts:
-        # Recompute PGF from counts so the counts, not a rounded value, are the source of truth.
-        pgf, defined = pgf_from_counts(ft, base[:, None, :], n_eval[:, None, :], ceiling)
-        bad = (status == MEASURED) & (np.abs(pgf - values) > 1e-9)
-        if bad.any():
-            s, i, j = map(int, np.argwhere(bad)[0])
-            raise PGFSelectError(f"{where}: pgf {values[s, i, j]} for seed {seeds[s]}, source {sources[i]}, "
-                                 f"target {targets[j]} disagrees with its counts ({pgf[s, i, j]})")
-        kw.update(n_eval=n_eval, correct_base=base, correct_ft=ft, ceiling=ceiling)
-    return PGFMatrix(sources, targets, seeds, values, status, **kw)
-
-
-def _parse_pgf(val: str, where: str, line) -> float:
-    loc = f"{where} line {line}" if isinstance(line, int) else f"{where} {line}"
-    try:
-        x = float(val)
-    except ValueError:
-        raise PGFSelectError(f"{loc}: pgf {val!r} is not a number") from None
-    if not math.isfinite(x):
-        raise PGFSelectError(f"{loc}: pgf {val!r} is not a finite number (write status 'undefined' "
-                             "in a tidy file for a zero-headroom cell, or leave the cell out if unmeasured)")
-    return x
-
-
-def _parse_count(rec: dict, key: str, where_) -> float:
-    try:
-        x = float(rec.get(key, ""))
-    except (TypeError, ValueError):
-        raise PGFSelectError(f"{where_(rec)}: {key} {rec.get(key)!r} is not a number") from None
-    if not math.isfinite(x) or x < 0 or x != int(x):
-        raise PGFSelectError(f"{where_(rec)}: {key} {rec.get(key)!r} must be a whole number ≥ 0")
-    return x
-
-
-def _ordered(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
-
-
 def _int_or_blank(arr, idx):
     if arr is None or np.isnan(arr[idx]):
         return ""
     return int(arr[idx])
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(type(o))
-
-
-class _quiet_nan_warnings:
-    """Silence numpy's 'Mean of empty slice' warnings: empty cells are NaN on purpose."""
-
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)
