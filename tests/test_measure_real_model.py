@@ -82,8 +82,11 @@ def test_qwen2_vl_checkpoints_load_too(qwen_files, tmp_path):
 
 @pytest.mark.parametrize("change, expected", [
     ({"image_processor_type": "CLIPImageProcessor"},
-     r"preprocessor_config.json': image_processor_type 'CLIPImageProcessor' is not a Qwen2-VL-family"),
-    ({"model_type": "llava"}, r"config.json': model_type 'llava' is not supported; valid: qwen2_vl, qwen2_5_vl"),
+     r"preprocessor_config.json': image_processor_type 'CLIPImageProcessor' is not the image processor of "
+     r"model_type 'qwen2_5_vl'; valid: Qwen2VLImageProcessor$"),
+    # a Qwen folder that calls itself LLaVA: never a Qwen processor around LLaVA's parts, nor the reverse
+    ({"model_type": "llava"}, r"preprocessor_config.json': image_processor_type '\w+' is not the image "
+                              r"processor of model_type 'llava'"),
 ])
 def test_other_checkpoints_get_an_error_naming_file_and_field(qwen_files, tmp_path, change, expected):
     with pytest.raises(PGFSelectError, match=expected):
@@ -91,6 +94,24 @@ def test_other_checkpoints_get_an_error_naming_file_and_field(qwen_files, tmp_pa
     folder = checkpoint_folder(qwen_files, tmp_path / "y")
     (folder / "preprocessor_config.json").unlink()
     with pytest.raises(PGFSelectError, match="preprocessor_config.json' not found"):
+        load(folder)
+
+
+def test_an_unknown_processor_class_is_a_one_line_error_naming_checkpoint_and_class(qwen_files, tmp_path):
+    folder = checkpoint_folder(qwen_files, tmp_path / "u", model_type="no_such_vlm")
+    pre = json.loads((folder / "preprocessor_config.json").read_text())
+    pre.pop("processor_class")
+    (folder / "preprocessor_config.json").write_text(json.dumps(pre))
+    tok = json.loads((folder / "tokenizer_config.json").read_text())
+    tok.pop("processor_class", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    with pytest.raises(PGFSelectError, match=rf"checkpoint '{folder}': model_type 'no_such_vlm' has no processor "
+                                             "class in transformers and its files name none"):
+        load(folder)
+    tok["processor_class"] = "NoSuchProcessor"
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    with pytest.raises(PGFSelectError, match=rf"checkpoint '{folder}': processor class 'NoSuchProcessor' is not "
+                                             "available in the installed transformers$"):
         load(folder)
 
 

@@ -66,6 +66,9 @@ class ModelConfig(_Strict):
     # Image resolution bounds for the processor (pixels per image); None keeps the checkpoint's.
     min_pixels: Optional[int] = Field(None, ge=28 * 28)
     max_pixels: Optional[int] = Field(None, ge=28 * 28)
+    # The image processor's own size keys (e.g. {height: 448, width: 448} for Gemma 3,
+    # {longest_edge: 384} for SmolVLM), for families not bounded by pixels; None keeps the checkpoint's.
+    image_size: Optional[dict[str, int]] = None
     attn_implementation: Optional[str] = None
     # torch threads on CPU. 1 is fastest for the tiny model on a busy machine (threads that wait
     # on each other cost more than they gain); also part of the hash, as it can change the float
@@ -254,6 +257,8 @@ def drop_legacy_defaults(doc: dict) -> None:
         del doc["training"]["train_vision"]
     if "model" in doc and doc["model"].get("device_map") is None:
         doc["model"].pop("device_map", None)
+    if "model" in doc and doc["model"].get("image_size", 0) is None:
+        doc["model"].pop("image_size", None)
 
 
 def _prompt_version() -> str:

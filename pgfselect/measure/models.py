@@ -41,22 +41,6 @@ TINY_VOCAB = 512
 TINY_MIN_PIXELS, TINY_MAX_PIXELS = 56 * 56, 112 * 112
 
 
-@lru_cache(maxsize=None)
-def processor_class():
-    """Qwen2.5-VL processor without the video sub-processor (that one needs torchvision),
-    registered with AutoProcessor (without the registration, loading a saved tiny model silently
-    returns only the tokenizer)."""
-    from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLProcessor
-
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            kwargs.pop("video_processor", None)
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-    AutoProcessor.register(Qwen2_5_VLConfig, ImageOnlyQwen2_5_VLProcessor, exist_ok=True)
-    return ImageOnlyQwen2_5_VLProcessor
-
-
 def chat_template() -> str:
     """TRL's Qwen2.5-VL template, byte for byte, so TRL recognises it for completion-only loss."""
     return resources.files("trl").joinpath("chat_templates/qwen2_5_vl.jinja").read_text()
@@ -211,14 +195,16 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
 
 
 # ------------------------------------------------------------------ loading
-# image_processor_type values of Qwen2-VL-family checkpoints. Qwen2_5_VLImageProcessor is the
-# older form (early official Qwen2.5-VL snapshots, most AWQ/unsloth/finetuned copies) that the
-# pinned transformers no longer knows: it is the same processor as Qwen2VLImageProcessor.
-QWEN_VL_IMAGE_PROCESSORS = ("Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast", "Qwen2VLImageProcessorPil",
-                            "Qwen2_5_VLImageProcessor")
-QWEN_VL_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
-# Module-name pattern of the vision tower (its blocks and the merger), for the bitsandbytes skip
-# list (matched from the start of a name) and PEFT's exclude_modules (a full match).
+# The older image_processor_type of Qwen2.5-VL checkpoints (early official snapshots, most
+# AWQ/unsloth/finetuned copies) that the pinned transformers no longer knows: it is the same
+# processor as Qwen2VLImageProcessor.
+IMAGE_PROCESSOR_ALIASES = {"Qwen2_5_VLImageProcessor": "Qwen2VLImageProcessor"}
+# Qwen-style image processors: resolution bounded by pixels per image (size shortest/longest edge).
+PIXEL_BOUND_IMAGE_PROCESSORS = ("Qwen2VLImageProcessor",)
+# Prefix of the image-only processor classes made here (saved in processor_config.json).
+IMAGE_ONLY = "ImageOnly"
+# Module-name pattern of the vision tower of Qwen2-VL-family models, kept for the callers that
+# have no model at hand; :func:`vision_module_pattern` finds the pattern from the model itself.
 VISION_MODULES = r"(.*\.)?visual"
 
 
@@ -232,55 +218,205 @@ def _read_json(path: Path) -> dict:
     return doc
 
 
-def load_processor(path: str, cfg: ModelConfig):
-    """An image-only Qwen2-VL-family processor for the checkpoint folder ``path``.
+def _processor_files(folder: Path) -> tuple[dict, dict, Path]:
+    """(processor settings, image processor settings, the file they came from).
 
-    Built from its tokenizer, its ``preprocessor_config.json`` (either form of
-    ``image_processor_type``; always the PIL backend, which needs no torchvision) and its chat
-    template (``chat_template.json``/``.jinja``, else TRL's Qwen2.5-VL template). The stock
-    AutoProcessor is not used: it needs a video processor (torchvision) and rejects the older form.
-    """
-    from transformers import AutoTokenizer
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-    folder = Path(path)
-    model_type = _read_json(folder / "config.json").get("model_type")
-    if model_type not in QWEN_VL_MODEL_TYPES:
-        raise PGFSelectError(f"{str(folder / 'config.json')!r}: model_type {model_type!r} is not supported; "
-                             f"valid: {', '.join(QWEN_VL_MODEL_TYPES)} (Qwen2-VL / Qwen2.5-VL checkpoints)")
-    # Checkpoints keep the image processor settings in preprocessor_config.json; transformers 5
-    # saves them inside processor_config.json (our tiny models).
-    pre_path = folder / "preprocessor_config.json"
+    transformers 5 saves both in processor_config.json (the image processor under
+    ``image_processor``); older checkpoints keep the image processor in preprocessor_config.json."""
+    proc_path, pre_path = folder / "processor_config.json", folder / "preprocessor_config.json"
+    proc = _read_json(proc_path) if proc_path.is_file() else {}
+    if isinstance(proc.get("image_processor"), dict):
+        return proc, proc["image_processor"], proc_path
     if pre_path.is_file():
-        pre = _read_json(pre_path)
-        field = "image_processor_type"
-    elif (folder / "processor_config.json").is_file():
-        pre_path = folder / "processor_config.json"
-        pre = _read_json(pre_path).get("image_processor") or {}
-        field = "image_processor.image_processor_type"
-    else:
-        raise PGFSelectError(f"{str(pre_path)!r} not found: a Qwen2-VL-family checkpoint folder carries its "
-                             "image processor settings there")
-    kind = pre.get("image_processor_type")
-    if kind not in QWEN_VL_IMAGE_PROCESSORS:
-        raise PGFSelectError(f"{str(pre_path)!r}: {field} {kind!r} is not a Qwen2-VL-family image "
-                             f"processor; valid: {', '.join(QWEN_VL_IMAGE_PROCESSORS)}")
-    # This class whatever the file names (the older name is the same processor).
-    image_processor = Qwen2VLImageProcessorPil.from_dict(
-        {k: v for k, v in pre.items() if k not in ("image_processor_type", "processor_class")})
+        return proc, _read_json(pre_path), pre_path
+    raise PGFSelectError(f"{str(pre_path)!r} not found: a vision-language checkpoint folder carries its "
+                         "image processor settings there (or in processor_config.json)")
+
+
+def resolve_processor_class(folder: Path, model_type: str, settings: dict, image_settings: dict):
+    """The checkpoint's own processor class: the ``processor_class`` its files name, else the one
+    transformers maps its ``model_type`` to. Never another family's class."""
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES, processor_class_from_name
+
+    tok_path = folder / "tokenizer_config.json"
+    tok = _read_json(tok_path) if tok_path.is_file() else {}
+    name = settings.get("processor_class") or image_settings.get("processor_class") or tok.get("processor_class")
+    if name and name.startswith(IMAGE_ONLY):
+        name = name[len(IMAGE_ONLY):]
+    name = name or PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not name:
+        raise PGFSelectError(f"checkpoint {str(folder)!r}: model_type {model_type!r} has no processor class in "
+                             "transformers and its files name none (processor_class)")
+    cls = processor_class_from_name(name)
+    if cls is None or getattr(cls, "is_dummy", False) or not hasattr(cls, "get_attributes"):
+        raise PGFSelectError(f"checkpoint {str(folder)!r}: processor class {name!r} is not available in the "
+                             "installed transformers")
+    return cls
+
+
+def image_only_class(cls):
+    """``cls`` without its video sub-processor (that one needs torchvision; only images are used),
+    or ``cls`` itself when it has none. Registered with AutoProcessor for the model's config, as
+    without the registration loading a saved model silently returns only the tokenizer."""
+    return _image_only_class(cls)
+
+
+@lru_cache(maxsize=None)
+def _image_only_class(cls):
+    import inspect
+
+    attributes = cls.get_attributes()
+    kept = [a for a in attributes if a != "video_processor"]
+    if set(kept) != {"image_processor", "tokenizer"}:
+        raise PGFSelectError(f"processor class {cls.__name__!r} has sub-processors {', '.join(attributes)}; "
+                             "supported: an image processor and a tokenizer (and a video processor, left out)")
+    if len(kept) == len(attributes):
+        return cls
+    parent_init = cls.__init__
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        parent_init(self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                    chat_template=chat_template, **kwargs)
+
+    # the parent's own settings (image_seq_len, num_image_tokens, ...) stay in the signature
+    extra = [p for n, p in inspect.signature(parent_init).parameters.items()
+             if n not in ("self", "image_processor", "tokenizer", "video_processor", "chat_template")
+             and p.kind is p.POSITIONAL_OR_KEYWORD]
+    __init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+           for n in ("image_processor", "tokenizer", "chat_template")]
+        + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra]
+        + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+    sub = type(IMAGE_ONLY + cls.__name__, (cls,), {"__init__": __init__, "__module__": __name__,
+                                                   "__doc__": f"{cls.__name__} without the video sub-processor."})
+    return sub
+
+
+def _register(model_type: str, cls) -> None:
+    from transformers import AutoProcessor
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise PGFSelectError(f"cannot load the tokenizer from {path!r}: {str(exc).splitlines()[0]}") from None
-    template = _folder_chat_template(folder) or getattr(tokenizer, "chat_template", None) or chat_template()
-    proc = processor_class()(image_processor, tokenizer, chat_template=template)
+        AutoProcessor.register(CONFIG_MAPPING[model_type], cls, exist_ok=True)
+    except (KeyError, ValueError):
+        pass
+
+
+@lru_cache(maxsize=None)
+def processor_class():
+    """The image-only Qwen2.5-VL processor (kept for callers that build one by hand)."""
+    from transformers import Qwen2_5_VLProcessor
+
+    cls = image_only_class(Qwen2_5_VLProcessor)
+    _register("qwen2_5_vl", cls)
+    return cls
+
+
+def _base_name(name: str) -> str:
+    name = IMAGE_PROCESSOR_ALIASES.get(name, name)
+    for suffix in ("Fast", "Pil"):
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def _image_processor(settings: dict, where: Path, model_type: str):
+    """The image processor the settings name, always its PIL backend (no torchvision needed);
+    it must be the one transformers pairs with ``model_type`` where it pairs one."""
+    import transformers
+    from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+
+    kind = settings.get("image_processor_type")
+    if not kind:
+        raise PGFSelectError(f"{str(where)!r}: no image_processor_type")
+    base = _base_name(kind)
+    expected = {_base_name(n) for n in (IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}).values() if n}
+    if expected and base not in expected:
+        raise PGFSelectError(f"{str(where)!r}: image_processor_type {kind!r} is not the image processor of "
+                             f"model_type {model_type!r}; valid: {', '.join(sorted(expected))}")
+    cls = None
+    for name in (base + "Pil", base):
+        candidate = getattr(transformers, name, None)
+        if candidate is not None and not getattr(candidate, "is_dummy", False):
+            cls = candidate
+            break
+    if cls is None:
+        raise PGFSelectError(f"{str(where)!r}: image_processor_type {kind!r} has no PIL image processor in the "
+                             "installed transformers")
+    return cls.from_dict({k: v for k, v in settings.items() if k not in ("image_processor_type", "processor_class")})
+
+
+def apply_resolution(image_processor, cfg: ModelConfig) -> None:
+    """``model.min_pixels``/``max_pixels`` for Qwen-style (pixel-bounded) image processors,
+    ``model.image_size`` (the processor's own ``size`` keys) for any; a setting that does not
+    apply is a one-line error."""
+    name = type(image_processor).__name__
+    base = name[:-3] if name.endswith("Pil") else name
+    size = dict(getattr(image_processor, "size", None) or {})
     if cfg.min_pixels or cfg.max_pixels:
-        size = dict(proc.image_processor.size or {})
+        if base not in PIXEL_BOUND_IMAGE_PROCESSORS:
+            raise PGFSelectError(f"model.min_pixels/max_pixels apply to Qwen-style image processors only; {name} "
+                                 f"sizes images by {', '.join(sorted(size)) or 'fixed settings'}: "
+                                 "use model.image_size with those keys")
         if cfg.min_pixels:
             size["shortest_edge"] = cfg.min_pixels
         if cfg.max_pixels:
             size["longest_edge"] = cfg.max_pixels
-        proc.image_processor.size = size
+    if cfg.image_size:
+        unknown = sorted(set(cfg.image_size) - set(size))
+        if unknown:
+            raise PGFSelectError(f"model.image_size key {unknown[0]!r} does not apply to {name}; "
+                                 f"valid: {', '.join(sorted(size)) or 'none'}")
+        size.update(cfg.image_size)
+    if size:
+        image_processor.size = size
+        if base in PIXEL_BOUND_IMAGE_PROCESSORS:  # its pixel bounds mirror size
+            for attr, key in (("min_pixels", "shortest_edge"), ("max_pixels", "longest_edge")):
+                if hasattr(image_processor, attr) and key in size:
+                    setattr(image_processor, attr, size[key])
+
+
+def load_processor(path: str, cfg: ModelConfig):
+    """The checkpoint's own processor (its ``processor_class``, else the class transformers maps
+    its ``model_type`` to), image-only: the video sub-processor, which needs torchvision, is left
+    out. Built from the folder's tokenizer, its image processor settings (any form of
+    ``image_processor_type``; always the PIL backend), the processor's own settings
+    (``image_seq_len``, ``num_image_tokens``, ...) and the checkpoint's chat template (Qwen2-VL
+    family only: TRL's Qwen2.5-VL template when the folder has none).
+    """
+    import inspect
+
+    from transformers import AutoTokenizer
+
+    folder = Path(path)
+    model_type = _read_json(folder / "config.json").get("model_type")
+    settings, image_settings, where = _processor_files(folder)
+    cls = resolve_processor_class(folder, model_type, settings, image_settings)
+    sub = image_only_class(cls)
+    if sub is not cls:
+        _register(model_type, sub)
+    image_processor = _image_processor(image_settings, where, model_type)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise PGFSelectError(f"cannot load the tokenizer from {path!r}: {str(exc).splitlines()[0]}") from None
+    template = _folder_chat_template(folder) or getattr(tokenizer, "chat_template", None)
+    if not template and cls.__name__ in ("Qwen2VLProcessor", "Qwen2_5_VLProcessor"):
+        template = chat_template()
+    if not template:
+        raise PGFSelectError(f"checkpoint {path!r} has no chat template (chat_template.jinja/.json or in "
+                             "tokenizer_config.json)")
+    params = inspect.signature(sub.__init__).parameters
+    own = {k: v for k, v in settings.items()
+           if k in params and k not in ("self", "image_processor", "tokenizer", "video_processor", "chat_template")}
+    try:
+        proc = sub(image_processor=image_processor, tokenizer=tokenizer, chat_template=template, **own)
+    except (AttributeError, TypeError, ValueError, ImportError) as exc:
+        raise PGFSelectError(f"checkpoint {path!r}: cannot build {cls.__name__}: "
+                             f"{str(exc).splitlines()[0]}") from None
+    apply_resolution(proc.image_processor, cfg)
     return proc
 
 
