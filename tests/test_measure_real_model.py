@@ -122,8 +122,8 @@ def test_letter_tokens_and_the_completion_only_loss_mask(qwen_files, tmp_path):
     from pgfselect.tasks.schema import answer_text
 
     proc = load(checkpoint_folder(qwen_files, tmp_path / "c", "preprocessor_config.legacy.json"))
-    assert letter_token_ids(proc.tokenizer, 4) == [32, 33, 34, 35]  # "A".."D" are single tokens
     batch_items = items("synthetic:Counting", 2)
+    assert letter_token_ids(proc, 4, batch_items[0]) == [32, 33, 34, 35]  # "A".."D" are single tokens
     collator = DataCollatorForVisionLanguageModeling(proc, completion_only_loss=True)
     batch = collator([training_row(it) for it in batch_items])
     for row, item in zip(batch["labels"], batch_items):

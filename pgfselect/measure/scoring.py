@@ -24,7 +24,7 @@ class EvalSet:
 
     def __init__(self, task_id: str, items, processor, batch_size: int = 16, dtype=None):
         from .generation import open_fields
-        from .prompts import letter_token_ids, user_message
+        from .prompts import check_trained_letter_token, letter_token_ids, prompt_text
 
         if not items:
             raise PGFSelectError(f"task {task_id}: no evaluation items")
@@ -34,15 +34,19 @@ class EvalSet:
         self.n_choices = [len(it.choices) for it in items]
         # number/text tasks are generated and judged instead (pgfselect.measure.generation)
         self.open = open_fields(task_id, items)
-        self.letter_ids = letter_token_ids(processor.tokenizer, max(self.n_choices)) if self.open is None else []
+        self.letter_ids = []
+        if self.open is None:
+            widest = max(items, key=lambda it: len(it.choices))
+            self.letter_ids = letter_token_ids(processor, len(widest.choices), widest)
+            check_trained_letter_token(processor, widest, self.letter_ids)
         self.batch_size = batch_size
         self.batches = []
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
-            texts = [processor.apply_chat_template([user_message(it)], add_generation_prompt=True, tokenize=False)
-                     for it in chunk]
+            # exactly as TRL's collator tokenizes the prompt (no second BOS, same image placement)
+            texts = [prompt_text(processor, it) for it in chunk]
             batch = processor(images=[list(it.images) for it in chunk], text=texts, return_tensors="pt",
-                              padding=True, padding_side="left")
+                              padding=True, padding_side="left", add_special_tokens=False)
             if dtype is not None and "pixel_values" in batch:
                 batch["pixel_values"] = batch["pixel_values"].to(dtype)
             self.batches.append(batch)
