@@ -199,12 +199,19 @@ def test_lora_and_full_finetuning_leave_the_vision_tower_alone_unless_asked(real
     the_7b_recipes = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     for train_vision, modules in ((False, "all-linear"), (True, "all-linear"), (False, the_7b_recipes)):
         model = get_peft_model(load_model(str(real_qwen), cfg, rt),
-                               lora_config(TrainingConfig(train_vision=train_vision, target_modules=modules)))
+                               lora_config(TrainingConfig(train_vision=train_vision, target_modules=modules),
+                                           load_model(str(real_qwen), cfg, rt)))
         lora = [n for n, _ in model.named_modules() if n.endswith(".lora_A")]
         on_vision = [n for n in lora if ".visual." in n]
         assert len(lora) > len(on_vision)
         assert bool(on_vision) == train_vision, (train_vision, modules, on_vision[:2])
     model = load_model(str(real_qwen), cfg, rt)
+    from pgfselect.measure.models import vision_module_names
+
+    assert vision_module_names(model) == ["visual"]
+    with pytest.raises(PGFSelectError, match=r"training.target_modules 'qkv_proj' is not a module of "
+                                             r"Qwen2_5_VLForConditionalGeneration; its linear layers: .*down_proj"):
+        lora_config(TrainingConfig(target_modules=["q_proj", "qkv_proj"]), model)
     assert freeze_vision(model) > 0
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and not any(".visual." in n for n in trainable)

@@ -208,6 +208,41 @@ IMAGE_ONLY = "ImageOnly"
 VISION_MODULES = r"(.*\.)?visual"
 
 
+def vision_module_names(model) -> list[str]:
+    """Names of the vision side of a VLM (its tower, projector/merger/connector and any loose
+    vision parameters such as LLaVA-OneVision's ``image_newline``), found from the model: every
+    child of the base model other than the language model. E.g. ``visual`` (Qwen2-VL family),
+    ``vision_tower`` + ``multi_modal_projector`` (Gemma 3, LLaVA-OneVision, InternVL),
+    ``vision_model`` + ``connector`` (SmolVLM)."""
+    base = getattr(model, "model", None)
+    language = getattr(base, "language_model", None) if base is not None else None
+    if base is None or language is None:
+        raise PGFSelectError(f"{type(model).__name__}: no language_model under .model; cannot tell its vision "
+                             "tower from its language model")
+    names = [n for n, m in base.named_children() if m is not language]
+    names += [n for n, _ in base.named_parameters(recurse=False)]
+    if not names:
+        raise PGFSelectError(f"{type(model).__name__}: no vision modules found beside its language model")
+    return sorted(names)
+
+
+def vision_module_pattern(model) -> str:
+    """Regex of the vision modules' names (matched from the start of a full module name)."""
+    import re
+
+    return rf"(.*\.)?({'|'.join(re.escape(n) for n in vision_module_names(model))})"
+
+
+def _vision_pattern_for(path: str) -> str:
+    """:func:`vision_module_pattern` of the checkpoint at ``path``, from an empty (meta) model."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    with torch.device("meta"):
+        skeleton = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(path))
+    return vision_module_pattern(skeleton)
+
+
 def _read_json(path: Path) -> dict:
     try:
         doc = json.loads(path.read_text())
@@ -450,7 +485,7 @@ def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: boo
         from transformers import BitsAndBytesConfig
 
         # An explicit skip list replaces transformers' default one, so lm_head is named again.
-        skip = ["lm_head"] + ([] if quantize_vision else [VISION_MODULES])
+        skip = ["lm_head"] + ([] if quantize_vision else [_vision_pattern_for(path)])
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=runtime.torch_dtype, llm_int8_skip_modules=skip)
