@@ -52,7 +52,7 @@ def test_a_template_whose_answer_token_is_not_the_letter_is_refused(qwen_files, 
 
     proc = with_template(qwen_files, tmp_path, WORDY)
     with pytest.raises(PGFSelectError, match=r"the chat template renders answer 'A' as completion ' The answer is "
-                                             r"A<\|im_end\|>\\n', whose first token ' The' is not the letter"):
+                                             r"A<\|im_end\|>\\n', whose first non-blank token ' The' is not the letter"):
         EvalSet("synthetic:Counting", items("synthetic:Counting", 2), proc)
 
 

@@ -24,7 +24,7 @@ class EvalSet:
 
     def __init__(self, task_id: str, items, processor, batch_size: int = 16, dtype=None):
         from .generation import open_fields
-        from .prompts import check_trained_letter_token, letter_token_ids, prompt_text
+        from .prompts import answer_tokens, check_trained_letter_token, prompt_text
 
         if not items:
             raise PGFSelectError(f"task {task_id}: no evaluation items")
@@ -34,11 +34,11 @@ class EvalSet:
         self.n_choices = [len(it.choices) for it in items]
         # number/text tasks are generated and judged instead (pgfselect.measure.generation)
         self.open = open_fields(task_id, items)
-        self.letter_ids = []
+        self.letter_ids, self.answer_prefix = [], []
         if self.open is None:
             widest = max(items, key=lambda it: len(it.choices))
-            self.letter_ids = letter_token_ids(processor, len(widest.choices), widest)
-            check_trained_letter_token(processor, widest, self.letter_ids)
+            self.answer_prefix, self.letter_ids = answer_tokens(processor, len(widest.choices), widest)
+            check_trained_letter_token(processor, widest, self.letter_ids, self.answer_prefix)
         self.batch_size = batch_size
         self.batches = []
         for start in range(0, len(items), batch_size):
@@ -47,6 +47,8 @@ class EvalSet:
             texts = [prompt_text(processor, it) for it in chunk]
             batch = processor(images=[list(it.images) for it in chunk], text=texts, return_tensors="pt",
                               padding=True, padding_side="left", add_special_tokens=False)
+            if self.answer_prefix:
+                _append_prefix(batch, self.answer_prefix)
             if dtype is not None and "pixel_values" in batch:
                 batch["pixel_values"] = batch["pixel_values"].to(dtype)
             self.batches.append(batch)
@@ -58,6 +60,23 @@ class EvalSet:
         for k, batch in enumerate(self.batches):
             start = k * self.batch_size
             yield slice(start, start + batch["input_ids"].shape[0]), batch
+
+
+def _append_prefix(batch, prefix: list[int]) -> None:
+    """Append the tokens the template puts before the answer letter to every (left-padded) row:
+    the collator trains them as the completion's start, so the letter follows them."""
+    import torch
+
+    ids = batch["input_ids"]
+    extra = torch.tensor(prefix, dtype=ids.dtype).expand(ids.shape[0], -1)
+    for key in list(batch.keys()):
+        value = batch[key]
+        if key == "input_ids":
+            batch[key] = torch.cat([value, extra], dim=1)
+        elif key == "attention_mask":
+            batch[key] = torch.cat([value, torch.ones_like(extra, dtype=value.dtype)], dim=1)
+        elif torch.is_tensor(value) and value.shape == ids.shape:  # token_type_ids, mm_token_type_ids
+            batch[key] = torch.cat([value, torch.zeros_like(extra, dtype=value.dtype)], dim=1)
 
 
 @dataclass
