@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import PGFSelectError
 from ..fileio import read_yaml_mapping
 
-TINY_SIZES = ("t64", "t128")
+# t64/t128: tiny Qwen2.5-VL; the others: tiny random models of each family (measure/tiny_families.py)
+TINY_SIZES = ("t64", "t128", "qwen3-vl", "gemma3", "smolvlm", "llava-onevision", "internvl")
 # transformers' SchedulerType values that need no extra arguments (listed here to avoid importing it)
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
               "constant_with_warmup", "inverse_sqrt")
@@ -57,7 +58,8 @@ class WarmupConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    path: str = Field(..., description="local Qwen2.5-VL/Qwen2-VL checkpoint folder, or tiny:t64 / tiny:t128")
+    path: str = Field(..., description="local VLM checkpoint folder (any family with an image-text-to-text "
+                                        "model and an image processor), or tiny:SIZE")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # "auto": spread one model too large for one GPU over every GPU the process sees (accelerate's
@@ -92,7 +94,7 @@ class ModelConfig(_Strict):
         p = Path(v).expanduser()
         if not p.is_dir():
             raise ValueError(f"model folder {v!r} not found; give a local checkpoint folder "
-                             f"(Qwen2.5-VL or Qwen2-VL family) or {TINY_PREFIX}SIZE ({', '.join(TINY_SIZES)})")
+                             f"or {TINY_PREFIX}SIZE ({', '.join(TINY_SIZES)})")
         if not (p / "config.json").is_file():
             raise ValueError(f"model folder {v!r} holds no config.json (not a transformers checkpoint)")
         return str(p.resolve())

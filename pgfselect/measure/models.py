@@ -1,4 +1,4 @@
-"""Models and processors: the tiny local Qwen2.5-VL, local checkpoints, device and dtype, QLoRA.
+"""Models and processors: tiny local models, local checkpoints of any VLM family, device and dtype, QLoRA.
 
 ``tiny:t64`` / ``tiny:t128`` is a randomly initialised Qwen2.5-VL (0.35 M / 1.5 M parameters)
 built here in about a second, with a BPE tokenizer trained on the tasks' prompts: it needs no
@@ -7,9 +7,13 @@ logits near zero), so :func:`prepare_base` gives it a short full finetune on the
 first, the stand-in for pretraining, and caches the result on disk under a hash of everything
 that built it.
 
-The stock Qwen2.5-VL processor needs a video processor, which needs torchvision, and the pinned
-transformers rejects the older ``Qwen2_5_VLImageProcessor`` preprocessor form; :func:`load_processor`
-builds an image-only processor (:func:`processor_class`) from the folder's files for both.
+``tiny:qwen3-vl``, ``tiny:gemma3``, ``tiny:smolvlm``, ``tiny:llava-onevision`` and
+``tiny:internvl`` are tiny random models of those families (:mod:`.tiny_families`).
+
+Many stock processors (Qwen2/2.5/3-VL, SmolVLM, LLaVA-OneVision, InternVL) need a video
+processor, which needs torchvision, and the pinned transformers rejects the older
+``Qwen2_5_VLImageProcessor`` preprocessor form; :func:`load_processor` builds the checkpoint's own
+processor class without its video sub-processor (:func:`image_only_class`) from the folder's files.
 :func:`build_random_checkpoint` makes a random model with a real checkpoint's processor files.
 """
 
@@ -175,8 +179,14 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
     tasks = sorted(tasks, key=lambda t: t.id)
     items = [it for task in tasks for it in task.items("train", n=warm.examples_per_task, seed=warm.seed)]
     raw = out / "random"
-    build_tiny(cfg.path[len(TINY_PREFIX):], [prompt_text_for_tokenizer(it) for it in items], raw, seed=warm.seed,
-               initializer_range=cfg.initializer_range)
+    size = cfg.path[len(TINY_PREFIX):]
+    texts = [prompt_text_for_tokenizer(it) for it in items]
+    if size in TINY_SPECS:
+        build_tiny(size, texts, raw, seed=warm.seed, initializer_range=cfg.initializer_range)
+    else:
+        from .tiny_families import build_family
+
+        build_family(size, texts, raw, seed=warm.seed, initializer_range=cfg.initializer_range)
     if warm.steps:
         # The random base's vision tower has to learn too (train_vision).
         training = TrainingConfig(method="full", train_vision=True, learning_rate=warm.learning_rate,
@@ -215,10 +225,14 @@ def vision_module_names(model) -> list[str]:
     ``vision_tower`` + ``multi_modal_projector`` (Gemma 3, LLaVA-OneVision, InternVL),
     ``vision_model`` + ``connector`` (SmolVLM)."""
     base = getattr(model, "model", None)
-    language = getattr(base, "language_model", None) if base is not None else None
-    if base is None or language is None:
-        raise PGFSelectError(f"{type(model).__name__}: no language_model under .model; cannot tell its vision "
-                             "tower from its language model")
+    language = None
+    if base is not None:
+        language = getattr(base, "language_model", None) or getattr(base, "text_model", None)
+        if language is None and hasattr(base, "get_decoder"):
+            language = base.get_decoder()
+    if base is None or language is None or language is base:
+        raise PGFSelectError(f"{type(model).__name__}: no language model under .model (language_model, "
+                             "text_model); cannot tell its vision tower from its language model")
     names = [n for n, m in base.named_children() if m is not language]
     names += [n for n, _ in base.named_parameters(recurse=False)]
     if not names:
@@ -324,9 +338,20 @@ def _image_only_class(cls):
            for n in ("image_processor", "tokenizer", "chat_template")]
         + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra]
         + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
-    sub = type(IMAGE_ONLY + cls.__name__, (cls,), {"__init__": __init__, "__module__": __name__,
-                                                   "__doc__": f"{cls.__name__} without the video sub-processor."})
-    return sub
+    body = {"__init__": __init__, "__module__": __name__,
+            "__doc__": f"{cls.__name__} without the video sub-processor."}
+    try:
+        own_template = "video_processor" in inspect.getsource(cls.apply_chat_template)
+    except (OSError, TypeError):
+        own_template = False
+    if own_template:  # SmolVLM's reads video defaults from its video processor: images need none
+        from transformers.processing_utils import ProcessorMixin
+
+        def apply_chat_template(self, conversation, chat_template=None, **kwargs):
+            return ProcessorMixin.apply_chat_template(self, conversation, chat_template, **kwargs)
+
+        body["apply_chat_template"] = apply_chat_template
+    return type(IMAGE_ONLY + cls.__name__, (cls,), body)
 
 
 def _register(model_type: str, cls) -> None:
@@ -466,7 +491,7 @@ def _folder_chat_template(folder: Path) -> str | None:
 
 def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: bool = False,
                quantize_vision: bool = False):
-    """A Qwen2.5-VL / Qwen2-VL model for training or scoring, on the runtime's device and dtype.
+    """The checkpoint's image-text-to-text model for training or scoring, on the runtime's device and dtype.
 
     ``quantize_4bit``: bitsandbytes NF4 (GPU or CPU). The vision tower stays unquantized unless
     ``quantize_vision`` (it is small, and 4-bit rounding of its features hurts every answer).
