@@ -105,6 +105,9 @@ class ModelConfig(_Strict):
             raise ValueError("warmup applies only to tiny: models (a pretrained checkpoint needs none)")
         if self.initializer_range is not None and not self.is_tiny:
             raise ValueError("initializer_range applies only to tiny: models (a checkpoint has its weights)")
+        if self.image_size is not None and (not self.image_size or any(v < 1 for v in self.image_size.values())):
+            raise ValueError(f"image_size {self.image_size} needs one or more size keys with positive pixel values "
+                             "(the image processor's own keys, e.g. {height: 896, width: 896})")
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
         return self
