@@ -19,6 +19,10 @@ from pgfselect.measure.tiny_families import FAMILIES
 
 PROCESSORS = {"qwen3-vl": "Qwen3VLProcessor", "gemma3": "Gemma3Processor", "smolvlm": "SmolVLMProcessor",
               "llava-onevision": "LlavaOnevisionProcessor", "internvl": "InternVLProcessor"}
+# the processor's own settings, saved by the builder and passed through on loading
+OWN = {"qwen3-vl": {}, "gemma3": {"image_seq_length": 4}, "smolvlm": {"image_seq_len": 4},
+       "llava-onevision": {"num_image_tokens": 4, "vision_feature_select_strategy": "full"},
+       "internvl": {"image_seq_length": 4}}
 VISION = {"qwen3-vl": ["visual"], "gemma3": ["multi_modal_projector", "vision_tower"],
           "smolvlm": ["connector", "vision_model"],
           "llava-onevision": ["image_newline", "multi_modal_projector", "vision_tower"],
@@ -61,6 +65,7 @@ def test_each_family_loads_its_own_processor_and_scores(built, family):
     proc = load(folder)
     assert type(proc).__name__.removeprefix("ImageOnly") == PROCESSORS[family]
     assert not hasattr(proc, "video_processor")
+    assert {k: getattr(proc, k) for k in OWN[family]} == OWN[family]
     model = load_model(str(folder), ModelConfig(path=str(folder)), Runtime("cpu", "float32"))
     assert vision_module_names(model) == VISION[family]
     for task in ("synthetic:Counting", "synthetic:Jigsaw"):  # one and three images per item
