@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from .config import TINY_PREFIX, ModelConfig, TrainingConfig, drop_legacy_defaults
+from .processors import IMAGE_ONLY, image_only_class, register_processor
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
@@ -211,8 +212,6 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
 IMAGE_PROCESSOR_ALIASES = {"Qwen2_5_VLImageProcessor": "Qwen2VLImageProcessor"}
 # Qwen-style image processors: resolution bounded by pixels per image (size shortest/longest edge).
 PIXEL_BOUND_IMAGE_PROCESSORS = ("Qwen2VLImageProcessor",)
-# Prefix of the image-only processor classes made here (saved in processor_config.json).
-IMAGE_ONLY = "ImageOnly"
 # Module-name pattern of the vision tower of Qwen2-VL-family models, kept for the callers that
 # have no model at hand; :func:`vision_module_pattern` finds the pattern from the model itself.
 VISION_MODULES = r"(.*\.)?visual"
@@ -303,74 +302,13 @@ def resolve_processor_class(folder: Path, model_type: str, settings: dict, image
     return cls
 
 
-def image_only_class(cls):
-    """``cls`` without its video sub-processor (that one needs torchvision; only images are used),
-    or ``cls`` itself when it has none. Registered with AutoProcessor for the model's config, as
-    without the registration loading a saved model silently returns only the tokenizer."""
-    return _image_only_class(cls)
-
-
-@lru_cache(maxsize=None)
-def _image_only_class(cls):
-    import inspect
-
-    attributes = cls.get_attributes()
-    kept = [a for a in attributes if a != "video_processor"]
-    if set(kept) != {"image_processor", "tokenizer"}:
-        raise PGFSelectError(f"processor class {cls.__name__!r} has sub-processors {', '.join(attributes)}; "
-                             "supported: an image processor and a tokenizer (and a video processor, left out)")
-    if len(kept) == len(attributes):
-        return cls
-    parent_init = cls.__init__
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        kwargs.pop("video_processor", None)
-        parent_init(self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
-                    chat_template=chat_template, **kwargs)
-
-    # the parent's own settings (image_seq_len, num_image_tokens, ...) stay in the signature
-    extra = [p for n, p in inspect.signature(parent_init).parameters.items()
-             if n not in ("self", "image_processor", "tokenizer", "video_processor", "chat_template")
-             and p.kind is p.POSITIONAL_OR_KEYWORD]
-    __init__.__signature__ = inspect.Signature(
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
-           for n in ("image_processor", "tokenizer", "chat_template")]
-        + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra]
-        + [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
-    body = {"__init__": __init__, "__module__": __name__,
-            "__doc__": f"{cls.__name__} without the video sub-processor."}
-    try:
-        own_template = "video_processor" in inspect.getsource(cls.apply_chat_template)
-    except (OSError, TypeError):
-        own_template = False
-    if own_template:  # SmolVLM's reads video defaults from its video processor: images need none
-        from transformers.processing_utils import ProcessorMixin
-
-        def apply_chat_template(self, conversation, chat_template=None, **kwargs):
-            return ProcessorMixin.apply_chat_template(self, conversation, chat_template, **kwargs)
-
-        body["apply_chat_template"] = apply_chat_template
-    return type(IMAGE_ONLY + cls.__name__, (cls,), body)
-
-
-def _register(model_type: str, cls) -> None:
-    from transformers import AutoProcessor
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    try:
-        AutoProcessor.register(CONFIG_MAPPING[model_type], cls, exist_ok=True)
-    except (KeyError, ValueError):
-        pass
-
-
 @lru_cache(maxsize=None)
 def processor_class():
     """The image-only Qwen2.5-VL processor (kept for callers that build one by hand)."""
     from transformers import Qwen2_5_VLProcessor
 
     cls = image_only_class(Qwen2_5_VLProcessor)
-    _register("qwen2_5_vl", cls)
+    register_processor("qwen2_5_vl", cls)
     return cls
 
 
@@ -456,7 +394,7 @@ def load_processor(path: str, cfg: ModelConfig):
     cls = resolve_processor_class(folder, model_type, settings, image_settings)
     sub = image_only_class(cls)
     if sub is not cls:
-        _register(model_type, sub)
+        register_processor(model_type, sub)
     image_processor = _image_processor(image_settings, where, model_type)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)

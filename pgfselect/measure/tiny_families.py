@@ -199,7 +199,7 @@ def build_family(family: str, texts: list[str], out_dir: str | Path, seed: int =
     """Build the tiny random ``family`` model with its processor; save both to ``out_dir``."""
     import torch
 
-    from .models import _register, image_only_class
+    from .processors import image_only_class, register_processor
 
     model_cls, cfg, proc_cls, image_processor, tokenizer, template, own = BUILDERS[family](texts)
     if initializer_range is not None:
@@ -209,7 +209,7 @@ def build_family(family: str, texts: list[str], out_dir: str | Path, seed: int =
                 getattr(cfg, sub).initializer_range = initializer_range
     tokenizer.chat_template = template
     sub = image_only_class(proc_cls)
-    _register(cfg.model_type, sub)
+    register_processor(cfg.model_type, sub)
     processor = sub(image_processor=image_processor, tokenizer=tokenizer, chat_template=template, **own)
     torch.manual_seed(seed)
     model = model_cls(cfg)
