@@ -201,3 +201,18 @@ def test_the_gemma3_recipe_fits_the_gemma3_family(built, tmp_path):
     model = get_peft_model(base, lora_config(cfg.training, base))
     lora = {n.rsplit(".", 2)[-2] for n, _ in model.named_modules() if n.endswith(".lora_A")}
     assert lora == set(doc["training"]["target_modules"])
+
+
+def test_measure_refuses_a_resolution_setting_the_family_has_not_in_one_line(tmp_path, capsys):
+    """max_pixels on a Gemma 3 base: exit 2 with one line, not a crash inside the image processor."""
+    from clirun import run_cli
+
+    doc = {**GRID, "model": {"path": "tiny:gemma3", "cpu_threads": 1, "max_pixels": 56 * 56,
+                             "warmup": {"steps": 0}}}
+    cfg = tmp_path / "grid.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    code, out, err = run_cli(["measure", str(cfg), "--out", str(tmp_path / "out"), "--quiet",
+                              "--cache-dir", str(tmp_path / "cache")], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "model.min_pixels/max_pixels apply to Qwen-style image processors only; Gemma3ImageProcessorPil" in err
+    assert not (tmp_path / "out" / "matrix.csv").exists()
