@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     from pgfselect.measure import runner
     from pgfselect.measure.config import validate_config
     from pgfselect.measure.engine import measure
-    from pgfselect.measure.models import build_random_checkpoint
+    from pgfselect.measure.checkpoints import build_random_checkpoint
 
     cuda = torch.cuda.is_available()
     if not cuda and args.size != "tiny":

@@ -33,7 +33,7 @@ def real_qwen(qwen_files, tmp_path_factory) -> Path:
     and the older preprocessor form (``Qwen2_5_VLImageProcessor``), built once per session."""
     import json
 
-    from pgfselect.measure.models import build_random_checkpoint
+    from pgfselect.measure.checkpoints import build_random_checkpoint
 
     config = json.loads((qwen_files / "tiny-model-config.json").read_text())
     return build_random_checkpoint(qwen_files, config, tmp_path_factory.mktemp("real-qwen") / "ckpt",

@@ -77,8 +77,14 @@ def test_config_hash_covers_results_not_seeds():
     assert a.config_hash() == cfg(sources=["synthetic:Counting"]).config_hash()
     for over in ({"training.learning_rate": 1e-3}, {"evaluation.n_items": 7}, {"model.path": "tiny:t128"},
                  {"tasks": ["synthetic:Counting", "synthetic:Jigsaw"]}, {"training.train_vision": True},
-                 {"model.device_map": "auto"}):
+                 {"model.device_map": "auto"}, {"model.image_size": {"height": 28}}):
         assert cfg(**over).config_hash() != a.config_hash(), over
+    # model.image_size unset is left out of the hashed dump: it hashes as before it existed
+    from pgfselect.measure.config import drop_legacy_defaults
+
+    doc = a.model_dump(mode="json")
+    drop_legacy_defaults(doc)
+    assert "image_size" in a.model_dump()["model"] and "image_size" not in doc["model"]
     # How curves are logged and where adapters go change no number.
     assert cfg(**{"training.report_to": "tensorboard"}, adapters_dir="/tmp/x").config_hash() == a.config_hash()
 
@@ -108,6 +114,9 @@ def test_train_vision_and_report_to_defaults_and_errors():
     assert "training.report_to: Input should be 'none', 'tensorboard' or 'wandb'" in error_of(
         **{"training.report_to": "mlflow"})
     assert "model.device_map: Input should be 'auto'" in error_of(**{"model.device_map": "balanced"})
+    assert "image_size {'height': 0} needs one or more size keys with positive pixel values" in error_of(
+        **{"model.image_size": {"height": 0}})
+    assert cfg(**{"model.image_size": {"height": 28, "width": 28}}).model.image_size == {"height": 28, "width": 28}
 
 
 @pytest.mark.parametrize("over, package, expected", [

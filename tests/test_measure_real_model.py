@@ -82,8 +82,11 @@ def test_qwen2_vl_checkpoints_load_too(qwen_files, tmp_path):
 
 @pytest.mark.parametrize("change, expected", [
     ({"image_processor_type": "CLIPImageProcessor"},
-     r"preprocessor_config.json': image_processor_type 'CLIPImageProcessor' is not a Qwen2-VL-family"),
-    ({"model_type": "llava"}, r"config.json': model_type 'llava' is not supported; valid: qwen2_vl, qwen2_5_vl"),
+     r"preprocessor_config.json': image_processor_type 'CLIPImageProcessor' is not the image processor of "
+     r"model_type 'qwen2_5_vl'; valid: Qwen2VLImageProcessor$"),
+    # a Qwen folder that calls itself LLaVA: never a Qwen processor around LLaVA's parts, nor the reverse
+    ({"model_type": "llava"}, r"preprocessor_config.json': image_processor_type '\w+' is not the image "
+                              r"processor of model_type 'llava'"),
 ])
 def test_other_checkpoints_get_an_error_naming_file_and_field(qwen_files, tmp_path, change, expected):
     with pytest.raises(PGFSelectError, match=expected):
@@ -94,6 +97,24 @@ def test_other_checkpoints_get_an_error_naming_file_and_field(qwen_files, tmp_pa
         load(folder)
 
 
+def test_an_unknown_processor_class_is_a_one_line_error_naming_checkpoint_and_class(qwen_files, tmp_path):
+    folder = checkpoint_folder(qwen_files, tmp_path / "u", model_type="no_such_vlm")
+    pre = json.loads((folder / "preprocessor_config.json").read_text())
+    pre.pop("processor_class")
+    (folder / "preprocessor_config.json").write_text(json.dumps(pre))
+    tok = json.loads((folder / "tokenizer_config.json").read_text())
+    tok.pop("processor_class", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    with pytest.raises(PGFSelectError, match=rf"checkpoint '{folder}': model_type 'no_such_vlm' has no processor "
+                                             "class in transformers and its files name none"):
+        load(folder)
+    tok["processor_class"] = "NoSuchProcessor"
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    with pytest.raises(PGFSelectError, match=rf"checkpoint '{folder}': processor class 'NoSuchProcessor' is not "
+                                             "available in the installed transformers$"):
+        load(folder)
+
+
 def test_letter_tokens_and_the_completion_only_loss_mask(qwen_files, tmp_path):
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
@@ -101,8 +122,8 @@ def test_letter_tokens_and_the_completion_only_loss_mask(qwen_files, tmp_path):
     from pgfselect.tasks.schema import answer_text
 
     proc = load(checkpoint_folder(qwen_files, tmp_path / "c", "preprocessor_config.legacy.json"))
-    assert letter_token_ids(proc.tokenizer, 4) == [32, 33, 34, 35]  # "A".."D" are single tokens
     batch_items = items("synthetic:Counting", 2)
+    assert letter_token_ids(proc, 4, batch_items[0]) == [32, 33, 34, 35]  # "A".."D" are single tokens
     collator = DataCollatorForVisionLanguageModeling(proc, completion_only_loss=True)
     batch = collator([training_row(it) for it in batch_items])
     for row, item in zip(batch["labels"], batch_items):
@@ -178,12 +199,19 @@ def test_lora_and_full_finetuning_leave_the_vision_tower_alone_unless_asked(real
     the_7b_recipes = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     for train_vision, modules in ((False, "all-linear"), (True, "all-linear"), (False, the_7b_recipes)):
         model = get_peft_model(load_model(str(real_qwen), cfg, rt),
-                               lora_config(TrainingConfig(train_vision=train_vision, target_modules=modules)))
+                               lora_config(TrainingConfig(train_vision=train_vision, target_modules=modules),
+                                           load_model(str(real_qwen), cfg, rt)))
         lora = [n for n, _ in model.named_modules() if n.endswith(".lora_A")]
         on_vision = [n for n in lora if ".visual." in n]
         assert len(lora) > len(on_vision)
         assert bool(on_vision) == train_vision, (train_vision, modules, on_vision[:2])
     model = load_model(str(real_qwen), cfg, rt)
+    from pgfselect.measure.models import vision_module_names
+
+    assert vision_module_names(model) == ["visual"]
+    with pytest.raises(PGFSelectError, match=r"training.target_modules 'qkv_proj' is not a module of "
+                                             r"Qwen2_5_VLForConditionalGeneration; its linear layers: .*down_proj"):
+        lora_config(TrainingConfig(target_modules=["q_proj", "qkv_proj"]), model)
     assert freeze_vision(model) > 0
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and not any(".visual." in n for n in trainable)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..tasks.schema import PROMPT_VERSION
 from .config import TINY_PREFIX, ModelConfig, TrainingConfig, drop_legacy_defaults
-from .models import build_tiny, quiet_libraries
+from .models import TINY_SPECS, build_tiny, quiet_libraries
+from .tiny_families import build_family
 from .prompts import prompt_text_for_tokenizer
 from .training import train_model
 
@@ -64,8 +65,12 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
     tasks = sorted(tasks, key=lambda t: t.id)
     items = [it for task in tasks for it in task.items("train", n=warm.examples_per_task, seed=warm.seed)]
     raw = out / "random"
-    build_tiny(cfg.path[len(TINY_PREFIX):], [prompt_text_for_tokenizer(it) for it in items], raw, seed=warm.seed,
-               initializer_range=cfg.initializer_range)
+    size = cfg.path[len(TINY_PREFIX):]
+    texts = [prompt_text_for_tokenizer(it) for it in items]
+    if size in TINY_SPECS:
+        build_tiny(size, texts, raw, seed=warm.seed, initializer_range=cfg.initializer_range)
+    else:
+        build_family(size, texts, raw, seed=warm.seed, initializer_range=cfg.initializer_range)
     if warm.steps:
         # The random base's vision tower has to learn too (train_vision).
         training = TrainingConfig(method="full", train_vision=True, learning_rate=warm.learning_rate,

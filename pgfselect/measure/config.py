@@ -23,7 +23,8 @@ from ..fileio import read_yaml_mapping
 from ..tasks.registry import SOURCES, task_with_options
 from ..tasks.schema import PROMPT_VERSION
 
-TINY_SIZES = ("t64", "t128")
+# t64/t128: tiny Qwen2.5-VL; the others: tiny random models of each family (measure/tiny_families.py)
+TINY_SIZES = ("t64", "t128", "qwen3-vl", "gemma3", "smolvlm", "llava-onevision", "internvl")
 # transformers' SchedulerType values that need no extra arguments (listed here to avoid importing it)
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
               "constant_with_warmup", "inverse_sqrt")
@@ -59,7 +60,8 @@ class WarmupConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    path: str = Field(..., description="local Qwen2.5-VL/Qwen2-VL checkpoint folder, or tiny:t64 / tiny:t128")
+    path: str = Field(..., description="local VLM checkpoint folder (any family with an image-text-to-text "
+                                        "model and an image processor), or tiny:SIZE")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # "auto": spread one model too large for one GPU over every GPU the process sees (accelerate's
@@ -68,6 +70,9 @@ class ModelConfig(_Strict):
     # Image resolution bounds for the processor (pixels per image); None keeps the checkpoint's.
     min_pixels: Optional[int] = Field(None, ge=28 * 28)
     max_pixels: Optional[int] = Field(None, ge=28 * 28)
+    # The image processor's own size keys (e.g. {height: 448, width: 448} for Gemma 3,
+    # {longest_edge: 384} for SmolVLM), for families not bounded by pixels; None keeps the checkpoint's.
+    image_size: Optional[dict[str, int]] = None
     attn_implementation: Optional[str] = None
     # torch threads on CPU. 1 is fastest for the tiny model on a busy machine (threads that wait
     # on each other cost more than they gain); also part of the hash, as it can change the float
@@ -91,7 +96,7 @@ class ModelConfig(_Strict):
         p = Path(v).expanduser()
         if not p.is_dir():
             raise ValueError(f"model folder {v!r} not found; give a local checkpoint folder "
-                             f"(Qwen2.5-VL or Qwen2-VL family) or {TINY_PREFIX}SIZE ({', '.join(TINY_SIZES)})")
+                             f"or {TINY_PREFIX}SIZE ({', '.join(TINY_SIZES)})")
         if not (p / "config.json").is_file():
             raise ValueError(f"model folder {v!r} holds no config.json (not a transformers checkpoint)")
         return str(p.resolve())
@@ -102,6 +107,9 @@ class ModelConfig(_Strict):
             raise ValueError("warmup applies only to tiny: models (a pretrained checkpoint needs none)")
         if self.initializer_range is not None and not self.is_tiny:
             raise ValueError("initializer_range applies only to tiny: models (a checkpoint has its weights)")
+        if self.image_size is not None and (not self.image_size or any(v < 1 for v in self.image_size.values())):
+            raise ValueError(f"image_size {self.image_size} needs one or more size keys with positive pixel values "
+                             "(the image processor's own keys, e.g. {height: 896, width: 896})")
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
         return self
@@ -253,6 +261,8 @@ def drop_legacy_defaults(doc: dict) -> None:
         del doc["training"]["train_vision"]
     if "model" in doc and doc["model"].get("device_map") is None:
         doc["model"].pop("device_map", None)
+    if "model" in doc and doc["model"].get("image_size", 0) is None:
+        doc["model"].pop("image_size", None)
 
 
 def _prompt_version() -> str:

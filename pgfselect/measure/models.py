@@ -1,4 +1,4 @@
-"""Models and processors: the tiny local Qwen2.5-VL, local checkpoints, device and dtype, QLoRA.
+"""Models and processors: tiny local models, local checkpoints of any VLM family, device and dtype, QLoRA.
 
 ``tiny:t64`` / ``tiny:t128`` is a randomly initialised Qwen2.5-VL (0.35 M / 1.5 M parameters)
 built here in about a second, with a BPE tokenizer trained on the tasks' prompts: it needs no
@@ -7,10 +7,14 @@ logits near zero), so :func:`prepare_base` gives it a short full finetune on the
 first, the stand-in for pretraining, and caches the result on disk under a hash of everything
 that built it.
 
-The stock Qwen2.5-VL processor needs a video processor, which needs torchvision, and the pinned
-transformers rejects the older ``Qwen2_5_VLImageProcessor`` preprocessor form; :func:`load_processor`
-builds an image-only processor (:func:`processor_class`) from the folder's files for both.
-:func:`build_random_checkpoint` makes a random model with a real checkpoint's processor files.
+``tiny:qwen3-vl``, ``tiny:gemma3``, ``tiny:smolvlm``, ``tiny:llava-onevision`` and
+``tiny:internvl`` are tiny random models of those families (:mod:`.tiny_families`).
+
+Many stock processors (Qwen2/2.5/3-VL, SmolVLM, LLaVA-OneVision, InternVL) need a video
+processor, which needs torchvision, and the pinned transformers rejects the older
+``Qwen2_5_VLImageProcessor`` preprocessor form; :func:`load_processor` builds the checkpoint's own
+processor class without its video sub-processor (:func:`image_only_class`) from the folder's files.
+:func:`.checkpoints.build_random_checkpoint` makes a random model with a real checkpoint's processor files.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from .config import ModelConfig
+from .processors import IMAGE_ONLY, image_only_class, register_processor
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
@@ -40,22 +45,6 @@ TINY_SPECS = {
 TINY_VOCAB = 512
 # Small images keep the tiny model fast: at most 112 x 112 pixels = 16 visual tokens per image.
 TINY_MIN_PIXELS, TINY_MAX_PIXELS = 56 * 56, 112 * 112
-
-
-@lru_cache(maxsize=None)
-def processor_class():
-    """Qwen2.5-VL processor without the video sub-processor (that one needs torchvision),
-    registered with AutoProcessor (without the registration, loading a saved tiny model silently
-    returns only the tokenizer)."""
-    from transformers import AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLProcessor
-
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            kwargs.pop("video_processor", None)
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-    AutoProcessor.register(Qwen2_5_VLConfig, ImageOnlyQwen2_5_VLProcessor, exist_ok=True)
-    return ImageOnlyQwen2_5_VLProcessor
 
 
 def chat_template() -> str:
@@ -144,15 +133,54 @@ def build_tiny(size: str, texts: list[str], out_dir: str | Path, seed: int = 0,
 
 
 # ------------------------------------------------------------------ loading
-# image_processor_type values of Qwen2-VL-family checkpoints. Qwen2_5_VLImageProcessor is the
-# older form (early official Qwen2.5-VL snapshots, most AWQ/unsloth/finetuned copies) that the
-# pinned transformers no longer knows: it is the same processor as Qwen2VLImageProcessor.
-QWEN_VL_IMAGE_PROCESSORS = ("Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast", "Qwen2VLImageProcessorPil",
-                            "Qwen2_5_VLImageProcessor")
-QWEN_VL_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
-# Module-name pattern of the vision tower (its blocks and the merger), for the bitsandbytes skip
-# list (matched from the start of a name) and PEFT's exclude_modules (a full match).
+# The older image_processor_type of Qwen2.5-VL checkpoints (early official snapshots, most
+# AWQ/unsloth/finetuned copies) that the pinned transformers no longer knows: it is the same
+# processor as Qwen2VLImageProcessor.
+IMAGE_PROCESSOR_ALIASES = {"Qwen2_5_VLImageProcessor": "Qwen2VLImageProcessor"}
+# Qwen-style image processors: resolution bounded by pixels per image (size shortest/longest edge).
+PIXEL_BOUND_IMAGE_PROCESSORS = ("Qwen2VLImageProcessor",)
+# Module-name pattern of the vision tower of Qwen2-VL-family models, kept for the callers that
+# have no model at hand; :func:`vision_module_pattern` finds the pattern from the model itself.
 VISION_MODULES = r"(.*\.)?visual"
+
+
+def vision_module_names(model) -> list[str]:
+    """Names of the vision side of a VLM (its tower, projector/merger/connector and any loose
+    vision parameters such as LLaVA-OneVision's ``image_newline``), found from the model: every
+    child of the base model other than the language model. E.g. ``visual`` (Qwen2-VL family),
+    ``vision_tower`` + ``multi_modal_projector`` (Gemma 3, LLaVA-OneVision, InternVL),
+    ``vision_model`` + ``connector`` (SmolVLM)."""
+    base = getattr(model, "model", None)
+    language = None
+    if base is not None:
+        language = getattr(base, "language_model", None) or getattr(base, "text_model", None)
+        if language is None and hasattr(base, "get_decoder"):
+            language = base.get_decoder()
+    if base is None or language is None or language is base:
+        raise PGFSelectError(f"{type(model).__name__}: no language model under .model (language_model, "
+                             "text_model); cannot tell its vision tower from its language model")
+    names = [n for n, m in base.named_children() if m is not language]
+    names += [n for n, _ in base.named_parameters(recurse=False)]
+    if not names:
+        raise PGFSelectError(f"{type(model).__name__}: no vision modules found beside its language model")
+    return sorted(names)
+
+
+def vision_module_pattern(model) -> str:
+    """Regex of the vision modules' names (matched from the start of a full module name)."""
+    import re
+
+    return rf"(.*\.)?({'|'.join(re.escape(n) for n in vision_module_names(model))})"
+
+
+def _vision_pattern_for(path: str) -> str:
+    """:func:`vision_module_pattern` of the checkpoint at ``path``, from an empty (meta) model."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    with torch.device("meta"):
+        skeleton = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(path))
+    return vision_module_pattern(skeleton)
 
 
 def _read_json(path: Path) -> dict:
@@ -165,55 +193,155 @@ def _read_json(path: Path) -> dict:
     return doc
 
 
-def load_processor(path: str, cfg: ModelConfig):
-    """An image-only Qwen2-VL-family processor for the checkpoint folder ``path``.
+def _processor_files(folder: Path) -> tuple[dict, dict, Path]:
+    """(processor settings, image processor settings, the file they came from).
 
-    Built from its tokenizer, its ``preprocessor_config.json`` (either form of
-    ``image_processor_type``; always the PIL backend, which needs no torchvision) and its chat
-    template (``chat_template.json``/``.jinja``, else TRL's Qwen2.5-VL template). The stock
-    AutoProcessor is not used: it needs a video processor (torchvision) and rejects the older form.
-    """
-    from transformers import AutoTokenizer
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-    folder = Path(path)
-    model_type = _read_json(folder / "config.json").get("model_type")
-    if model_type not in QWEN_VL_MODEL_TYPES:
-        raise PGFSelectError(f"{str(folder / 'config.json')!r}: model_type {model_type!r} is not supported; "
-                             f"valid: {', '.join(QWEN_VL_MODEL_TYPES)} (Qwen2-VL / Qwen2.5-VL checkpoints)")
-    # Checkpoints keep the image processor settings in preprocessor_config.json; transformers 5
-    # saves them inside processor_config.json (our tiny models).
-    pre_path = folder / "preprocessor_config.json"
+    transformers 5 saves both in processor_config.json (the image processor under
+    ``image_processor``); older checkpoints keep the image processor in preprocessor_config.json."""
+    proc_path, pre_path = folder / "processor_config.json", folder / "preprocessor_config.json"
+    proc = _read_json(proc_path) if proc_path.is_file() else {}
+    if isinstance(proc.get("image_processor"), dict):
+        return proc, proc["image_processor"], proc_path
     if pre_path.is_file():
-        pre = _read_json(pre_path)
-        field = "image_processor_type"
-    elif (folder / "processor_config.json").is_file():
-        pre_path = folder / "processor_config.json"
-        pre = _read_json(pre_path).get("image_processor") or {}
-        field = "image_processor.image_processor_type"
-    else:
-        raise PGFSelectError(f"{str(pre_path)!r} not found: a Qwen2-VL-family checkpoint folder carries its "
-                             "image processor settings there")
-    kind = pre.get("image_processor_type")
-    if kind not in QWEN_VL_IMAGE_PROCESSORS:
-        raise PGFSelectError(f"{str(pre_path)!r}: {field} {kind!r} is not a Qwen2-VL-family image "
-                             f"processor; valid: {', '.join(QWEN_VL_IMAGE_PROCESSORS)}")
-    # This class whatever the file names (the older name is the same processor).
-    image_processor = Qwen2VLImageProcessorPil.from_dict(
-        {k: v for k, v in pre.items() if k not in ("image_processor_type", "processor_class")})
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise PGFSelectError(f"cannot load the tokenizer from {path!r}: {str(exc).splitlines()[0]}") from None
-    template = _folder_chat_template(folder) or getattr(tokenizer, "chat_template", None) or chat_template()
-    proc = processor_class()(image_processor, tokenizer, chat_template=template)
+        return proc, _read_json(pre_path), pre_path
+    raise PGFSelectError(f"{str(pre_path)!r} not found: a vision-language checkpoint folder carries its "
+                         "image processor settings there (or in processor_config.json)")
+
+
+def resolve_processor_class(folder: Path, model_type: str, settings: dict, image_settings: dict):
+    """The checkpoint's own processor class: the ``processor_class`` its files name, else the one
+    transformers maps its ``model_type`` to. Never another family's class."""
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES, processor_class_from_name
+
+    tok_path = folder / "tokenizer_config.json"
+    tok = _read_json(tok_path) if tok_path.is_file() else {}
+    name = settings.get("processor_class") or image_settings.get("processor_class") or tok.get("processor_class")
+    if name and name.startswith(IMAGE_ONLY):
+        name = name[len(IMAGE_ONLY):]
+    name = name or PROCESSOR_MAPPING_NAMES.get(model_type)
+    if not name:
+        raise PGFSelectError(f"checkpoint {str(folder)!r}: model_type {model_type!r} has no processor class in "
+                             "transformers and its files name none (processor_class)")
+    cls = processor_class_from_name(name)
+    if cls is None or getattr(cls, "is_dummy", False) or not hasattr(cls, "get_attributes"):
+        raise PGFSelectError(f"checkpoint {str(folder)!r}: processor class {name!r} is not available in the "
+                             "installed transformers")
+    return cls
+
+
+@lru_cache(maxsize=None)
+def processor_class():
+    """The image-only Qwen2.5-VL processor (kept for callers that build one by hand)."""
+    from transformers import Qwen2_5_VLProcessor
+
+    cls = image_only_class(Qwen2_5_VLProcessor)
+    register_processor("qwen2_5_vl", cls)
+    return cls
+
+
+def _base_name(name: str) -> str:
+    name = IMAGE_PROCESSOR_ALIASES.get(name, name)
+    for suffix in ("Fast", "Pil"):
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def _image_processor(settings: dict, where: Path, model_type: str):
+    """The image processor the settings name, always its PIL backend (no torchvision needed);
+    it must be the one transformers pairs with ``model_type`` where it pairs one."""
+    import transformers
+    from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+
+    kind = settings.get("image_processor_type")
+    if not kind:
+        raise PGFSelectError(f"{str(where)!r}: no image_processor_type")
+    base = _base_name(kind)
+    expected = {_base_name(n) for n in (IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}).values() if n}
+    if expected and base not in expected:
+        raise PGFSelectError(f"{str(where)!r}: image_processor_type {kind!r} is not the image processor of "
+                             f"model_type {model_type!r}; valid: {', '.join(sorted(expected))}")
+    cls = None
+    for name in (base + "Pil", base):
+        candidate = getattr(transformers, name, None)
+        if candidate is not None and not getattr(candidate, "is_dummy", False):
+            cls = candidate
+            break
+    if cls is None:
+        raise PGFSelectError(f"{str(where)!r}: image_processor_type {kind!r} has no PIL image processor in the "
+                             "installed transformers")
+    return cls.from_dict({k: v for k, v in settings.items() if k not in ("image_processor_type", "processor_class")})
+
+
+def apply_resolution(image_processor, cfg: ModelConfig) -> None:
+    """``model.min_pixels``/``max_pixels`` for Qwen-style (pixel-bounded) image processors,
+    ``model.image_size`` (the processor's own ``size`` keys) for any; a setting that does not
+    apply is a one-line error."""
+    name = type(image_processor).__name__
+    base = name[:-3] if name.endswith("Pil") else name
+    size = dict(getattr(image_processor, "size", None) or {})
     if cfg.min_pixels or cfg.max_pixels:
-        size = dict(proc.image_processor.size or {})
+        if base not in PIXEL_BOUND_IMAGE_PROCESSORS:
+            raise PGFSelectError(f"model.min_pixels/max_pixels apply to Qwen-style image processors only; {name} "
+                                 f"sizes images by {', '.join(sorted(size)) or 'fixed settings'}: "
+                                 "use model.image_size with those keys")
         if cfg.min_pixels:
             size["shortest_edge"] = cfg.min_pixels
         if cfg.max_pixels:
             size["longest_edge"] = cfg.max_pixels
-        proc.image_processor.size = size
+    if cfg.image_size:
+        unknown = sorted(set(cfg.image_size) - set(size))
+        if unknown:
+            raise PGFSelectError(f"model.image_size key {unknown[0]!r} does not apply to {name}; "
+                                 f"valid: {', '.join(sorted(size)) or 'none'}")
+        size.update(cfg.image_size)
+    if size:
+        image_processor.size = size
+        if base in PIXEL_BOUND_IMAGE_PROCESSORS:  # its pixel bounds mirror size
+            for attr, key in (("min_pixels", "shortest_edge"), ("max_pixels", "longest_edge")):
+                if hasattr(image_processor, attr) and key in size:
+                    setattr(image_processor, attr, size[key])
+
+
+def load_processor(path: str, cfg: ModelConfig):
+    """The checkpoint's own processor (its ``processor_class``, else the class transformers maps
+    its ``model_type`` to), image-only: the video sub-processor, which needs torchvision, is left
+    out. Built from the folder's tokenizer, its image processor settings (any form of
+    ``image_processor_type``; always the PIL backend), the processor's own settings
+    (``image_seq_len``, ``num_image_tokens``, ...) and the checkpoint's chat template (Qwen2-VL
+    family only: TRL's Qwen2.5-VL template when the folder has none).
+    """
+    import inspect
+
+    from transformers import AutoTokenizer
+
+    folder = Path(path)
+    model_type = _read_json(folder / "config.json").get("model_type")
+    settings, image_settings, where = _processor_files(folder)
+    cls = resolve_processor_class(folder, model_type, settings, image_settings)
+    sub = image_only_class(cls)
+    if sub is not cls:
+        register_processor(model_type, sub)
+    image_processor = _image_processor(image_settings, where, model_type)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise PGFSelectError(f"cannot load the tokenizer from {path!r}: {str(exc).splitlines()[0]}") from None
+    template = _folder_chat_template(folder) or getattr(tokenizer, "chat_template", None)
+    if not template and cls.__name__ in ("Qwen2VLProcessor", "Qwen2_5_VLProcessor"):
+        template = chat_template()
+    if not template:
+        raise PGFSelectError(f"checkpoint {path!r} has no chat template (chat_template.jinja/.json or in "
+                             "tokenizer_config.json)")
+    params = inspect.signature(sub.__init__).parameters
+    own = {k: v for k, v in settings.items()
+           if k in params and k not in ("self", "image_processor", "tokenizer", "video_processor", "chat_template")}
+    try:
+        proc = sub(image_processor=image_processor, tokenizer=tokenizer, chat_template=template, **own)
+    except (AttributeError, TypeError, ValueError, ImportError) as exc:
+        raise PGFSelectError(f"checkpoint {path!r}: cannot build {cls.__name__}: "
+                             f"{str(exc).splitlines()[0]}") from None
+    apply_resolution(proc.image_processor, cfg)
     return proc
 
 
@@ -228,7 +356,7 @@ def _folder_chat_template(folder: Path) -> str | None:
 
 def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: bool = False,
                quantize_vision: bool = False):
-    """A Qwen2.5-VL / Qwen2-VL model for training or scoring, on the runtime's device and dtype.
+    """The checkpoint's image-text-to-text model for training or scoring, on the runtime's device and dtype.
 
     ``quantize_4bit``: bitsandbytes NF4 (GPU or CPU). The vision tower stays unquantized unless
     ``quantize_vision`` (it is small, and 4-bit rounding of its features hurts every answer).
@@ -247,7 +375,7 @@ def load_model(path: str, cfg: ModelConfig, runtime: Runtime, quantize_4bit: boo
         from transformers import BitsAndBytesConfig
 
         # An explicit skip list replaces transformers' default one, so lm_head is named again.
-        skip = ["lm_head"] + ([] if quantize_vision else [VISION_MODULES])
+        skip = ["lm_head"] + ([] if quantize_vision else [_vision_pattern_for(path)])
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=runtime.torch_dtype, llm_int8_skip_modules=skip)
@@ -272,46 +400,6 @@ def release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-# ------------------------------------------------------------------ random checkpoints
-def build_random_checkpoint(files_dir: str | Path, config: dict, out_dir: str | Path, *,
-                            preprocessor: str = "preprocessor_config.json", seed: int = 0,
-                            dtype: str = "float32", device: str = "cpu") -> Path:
-    """A randomly initialised Qwen2.5-VL checkpoint folder with real processor files.
-
-    ``files_dir`` holds a real checkpoint's tokenizer files, chat template and preprocessor
-    config(s) (e.g. ``../shared/fixtures/qwen2.5-vl-processor``); ``config`` is a
-    ``Qwen2_5_VLConfig`` as a dict (a tiny one for tests, the real 3B/7B sizes for the GPU check);
-    ``preprocessor`` is the file saved as ``preprocessor_config.json`` (either form). It tokenizes
-    and preprocesses exactly as the real checkpoint; only the weights are random. ``device``
-    "cuda" initialises a billions-of-parameters model in seconds rather than CPU-minutes.
-    """
-    import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
-    files_dir, out_dir = Path(files_dir), Path(out_dir)
-    if not (files_dir / preprocessor).is_file():
-        raise PGFSelectError(f"{str(files_dir / preprocessor)!r} not found")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "chat_template.json",
-                 "chat_template.jinja", "special_tokens_map.json"):
-        if (files_dir / name).is_file():
-            shutil.copyfile(files_dir / name, out_dir / name)
-    shutil.copyfile(files_dir / preprocessor, out_dir / "preprocessor_config.json")
-    cfg = {k: v for k, v in config.items() if k not in ("architectures", "dtype", "transformers_version", "model_type")}
-    torch.manual_seed(seed)
-    torch_dtype = getattr(torch, dtype)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch_dtype)  # built in its dtype: no float32 copy of a 7B model
-    try:
-        with torch.device(device):
-            model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(**cfg))
-    finally:
-        torch.set_default_dtype(previous)
-    model.save_pretrained(out_dir)
-    del model
-    return out_dir
 
 
 def quiet_libraries() -> None:

@@ -16,7 +16,7 @@ import re
 from ..errors import PGFSelectError
 from ..tasks.schema import letters
 from .generation import open_fields, score_open
-from .prompts import letter_token_ids, user_message
+from .prompts import answer_tokens, check_trained_letter_token, letter_token_ids, prompt_text, user_message
 from .results import ScoreResult
 
 _LETTER = re.compile(r"[A-Z]")
@@ -34,15 +34,21 @@ class EvalSet:
         self.n_choices = [len(it.choices) for it in items]
         # number/text tasks are generated and judged instead (pgfselect.measure.generation)
         self.open = open_fields(task_id, items)
-        self.letter_ids = letter_token_ids(processor.tokenizer, max(self.n_choices)) if self.open is None else []
+        self.letter_ids, self.answer_prefix = [], []
+        if self.open is None:
+            widest = max(items, key=lambda it: len(it.choices))
+            self.answer_prefix, self.letter_ids = answer_tokens(processor, len(widest.choices), widest)
+            check_trained_letter_token(processor, widest, self.letter_ids, self.answer_prefix)
         self.batch_size = batch_size
         self.batches = []
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
-            texts = [processor.apply_chat_template([user_message(it)], add_generation_prompt=True, tokenize=False)
-                     for it in chunk]
+            # exactly as TRL's collator tokenizes the prompt (no second BOS, same image placement)
+            texts = [prompt_text(processor, it) for it in chunk]
             batch = processor(images=[list(it.images) for it in chunk], text=texts, return_tensors="pt",
-                              padding=True, padding_side="left")
+                              padding=True, padding_side="left", add_special_tokens=False)
+            if self.answer_prefix:
+                _append_prefix(batch, self.answer_prefix)
             if dtype is not None and "pixel_values" in batch:
                 batch["pixel_values"] = batch["pixel_values"].to(dtype)
             self.batches.append(batch)
@@ -54,6 +60,23 @@ class EvalSet:
         for k, batch in enumerate(self.batches):
             start = k * self.batch_size
             yield slice(start, start + batch["input_ids"].shape[0]), batch
+
+
+def _append_prefix(batch, prefix: list[int]) -> None:
+    """Append the tokens the template puts before the answer letter to every (left-padded) row:
+    the collator trains them as the completion's start, so the letter follows them."""
+    import torch
+
+    ids = batch["input_ids"]
+    extra = torch.tensor(prefix, dtype=ids.dtype).expand(ids.shape[0], -1)
+    for key in list(batch.keys()):
+        value = batch[key]
+        if key == "input_ids":
+            batch[key] = torch.cat([value, extra], dim=1)
+        elif key == "attention_mask":
+            batch[key] = torch.cat([value, torch.ones_like(extra, dtype=value.dtype)], dim=1)
+        elif torch.is_tensor(value) and value.shape == ids.shape:  # token_type_ids, mm_token_type_ids
+            batch[key] = torch.cat([value, torch.zeros_like(extra, dtype=value.dtype)], dim=1)
 
 
 def letter_logits(model, evalset: EvalSet, device: str):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import PGFSelectError
 from .config import ModelConfig, TrainingConfig
-from .models import detect_runtime, load_model, load_processor, quiet_libraries, VISION_MODULES
+from .models import VISION_MODULES, detect_runtime, load_model, load_processor, quiet_libraries, vision_module_pattern
 from .prompts import training_row
 
 
@@ -80,20 +80,31 @@ def sft_config(training: TrainingConfig, runtime, seed: int, output_dir: str, ru
     )
 
 
-def lora_config(training: TrainingConfig):
+def lora_config(training: TrainingConfig, model=None):
     """LoRA on ``target_modules``; not on the vision tower unless ``train_vision`` (module names
-    such as ``gate_proj`` or ``all-linear`` match its layers too)."""
+    such as ``gate_proj`` or ``all-linear`` match its layers too). With ``model`` the vision
+    modules are found from it (any family) and named target modules must exist in it; without,
+    the Qwen2-VL family's names."""
     from peft import LoraConfig
 
-    exclude = None if training.train_vision else rf"{VISION_MODULES}(\..*)?"
+    vision = VISION_MODULES if model is None else vision_module_pattern(model)
+    if model is not None and isinstance(training.target_modules, list):
+        leaves = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+        missing = [m for m in training.target_modules if m not in leaves]
+        if missing:
+            linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                             if type(m).__name__.startswith("Linear") and n})
+            raise PGFSelectError(f"training.target_modules {missing[0]!r} is not a module of {type(model).__name__}; "
+                                 f"its linear layers: {', '.join(linear)} (or 'all-linear')")
+    exclude = None if training.train_vision else rf"{vision}(\..*)?"
     return LoraConfig(r=training.rank, lora_alpha=training.alpha, lora_dropout=training.dropout,
                       target_modules=training.target_modules, exclude_modules=exclude, task_type="CAUSAL_LM")
 
 
 def freeze_vision(model) -> int:
-    """Freeze the vision tower's parameters (full finetuning with ``train_vision: false``);
-    returns how many tensors were frozen."""
-    pattern = re.compile(rf"{VISION_MODULES}\.")
+    """Freeze the vision tower's parameters (full finetuning with ``train_vision: false``), found
+    from the model; returns how many tensors were frozen."""
+    pattern = re.compile(rf"{vision_module_pattern(model)}(\.|$)")
     frozen = 0
     for name, param in model.named_parameters():
         if pattern.match(name):
@@ -178,7 +189,7 @@ def train_model(model_cfg: ModelConfig, base, items, training: TrainingConfig, s
     with tempfile.TemporaryDirectory(prefix="pgfselect-sft-") as tmp:
         trainer = SFTTrainer(model=model, args=sft_config(training, runtime, seed, tmp, run_name),
                              train_dataset=dataset, processing_class=processor, callbacks=[callback, *reporters],
-                             peft_config=None if training.method == "full" else lora_config(training))
+                             peft_config=None if training.method == "full" else lora_config(training, model))
         trainer.remove_callback(PrinterCallback)  # its per-log prints would break the progress display
         start = time.perf_counter()
         try:
