@@ -126,7 +126,7 @@ def planned(doc: dict) -> set[str]:
 def ensure_base(args, target: str, n: int) -> None:
     """Build (or find) the cached tiny base every run trains from: the one the matrix was measured
     on (same model, warm-up and tasks), so its fingerprint can be checked before resuming."""
-    from pgfselect.measure.models import prepare_base
+    from pgfselect.measure.bases import prepare_base
     from pgfselect.recipes.resolve import resolve
     from pgfselect.recipes.schema import recipe_from_dict
 

@@ -132,18 +132,11 @@ def scratch(tmp_path_factory):
     values[:, hide] = np.nan
     partial = PGFMatrix.from_values(values, m7.sources, m7.targets, seeds=m7.seeds, model="qwen2.5-vl-7b")
     partial.to_csv(d / "partial.csv")
-    for folder in ("runs/7b", "runs/my-matrix", "runs/tiny", "runs/measure-tiny", "runs/synthetic",
-                   "runs/demo-matrix"):
+    for folder in ("runs/7b", "runs/my-matrix", "runs/tiny", "runs/measure-tiny", "runs/synthetic"):
         (d / folder).mkdir(parents=True)
         m7.to_csv(d / folder / "matrix.csv")
     tiny_names = ["synthetic:Counting", "synthetic:Relative_Depth", "synthetic:Spatial_Relation",
                   "synthetic:Object_Localization"]
-    import yaml
-
-    demo_cfg = yaml.safe_load((ROOT / "recipes" / "measure-demo.yaml").read_text())
-    demo = PGFMatrix.from_values(rng.uniform(0, 0.5, (2, len(demo_cfg["sources"]), len(demo_cfg["tasks"]))),
-                                 demo_cfg["sources"], demo_cfg["tasks"], model="tiny:t128")
-    demo.to_csv(d / "runs/demo-matrix/matrix.csv")
     (d / "runs/matrix").mkdir(parents=True)
     m7.to_csv(d / "runs/matrix/matrix.csv")
     _write_mixes(d, m7.sources)
@@ -157,6 +150,7 @@ def scratch(tmp_path_factory):
     ckpt.mkdir(parents=True)
     (ckpt / "config.json").write_text("{}")
     _write_runs(d / "runs/verify")
+    _write_runs(d / "runs/demo")
     _write_runs(d / "runs/seeds-0-1", seeds=(0, 1))
     _write_runs(d / "runs/seeds-2-3", seeds=(2, 3), zero_shot=False)
     _write_runs(d / "runs/counting-2k", task_extra="synthetic:Jigsaw")

@@ -23,7 +23,6 @@ import gc
 import json
 import logging
 import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
