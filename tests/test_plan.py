@@ -1,5 +1,7 @@
 """The planner: optimiser vs the KKT oracle, invariants (hypothesis), strategies and bad input."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -52,7 +54,19 @@ def test_plan_invariants(n, budget, seed, kappa, sat, strategy):
         p = MixturePlanner("t0", budget, strategy=strategy, kappa=kappa, saturation=sat, available=caps,
                            tau=0.0).fit(m)
     except PGFSelectError as exc:
-        assert any(k in str(exc) for k in ("above", "available", "tau", "hurt")), str(exc)
+        # The one refusal allowed here: the sources the strategy uses cannot fill the budget. Its
+        # numbers must be true of the request, not only its wording.
+        msg = str(exc)
+        named = re.fullmatch(r"strategy \w+: (.+) have only (\d+) examples available, below the budget (\d+)", msg)
+        pooled = re.fullmatch(r"budget (\d+) is above the (\d+) examples available from the \d+ usable sources?", msg)
+        assert named or pooled, msg
+        if named:
+            sources, avail, asked = named.group(1).split(", "), int(named.group(2)), int(named.group(3))
+            assert avail == sum(caps[s] for s in sources)  # only capped sources can run short
+        else:
+            asked, avail = int(pooled.group(1)), int(pooled.group(2))
+            assert avail <= sum(caps.values())  # a finite total: every usable source is capped
+        assert asked == budget and avail < budget
         return
     if p.status_ == "no_helpful_source":
         assert p.allocation_ == {} and p.recommendation_["strategy"] == "zero_shot"
@@ -103,8 +117,9 @@ def test_pgf_plan_on_published_matrix_is_sound(m7):
 def test_saturation_controls_diversification(m7):
     spread = MixturePlanner("jigsaw", "5k", objective="saturating", saturation=50).fit(m7).allocation_
     narrow = MixturePlanner("jigsaw", "5k", objective="saturating", saturation=20000).fit(m7).allocation_
-    assert len(spread) >= len(narrow)
-    assert max(narrow.values()) / 5000 > max(spread.values()) / 5000
+    # A large s keeps the whole budget on the best source; a small one spreads it over several.
+    assert narrow == MixturePlanner("jigsaw", "5k", strategy="best_single").fit(m7).allocation_
+    assert len(spread) >= 3 and max(spread.values()) < 0.6 * 5000 and sum(spread.values()) == 5000
 
 
 def test_kappa_shrinks_uncertain_sources():

@@ -140,9 +140,9 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         _target_weights(targets), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
-        tau=tau, k=k, seed=seed, solver=solver, completion=completion, mixture_model=model)
+        tau=tau, k=k, seed=seed, solver=solver, mixture_model=model)
     try:
-        planner.fit(matrix)
+        planner.fit(matrix, completion)
     except PGFSelectError as exc:
         raise PGFSelectError(_as_flags(str(exc))) from None
     result = planner.to_dict()

@@ -92,6 +92,6 @@ def current_plan(matrix, target_id, budget, priors=()) -> dict:
     (``{"error": ...}`` when nothing can be planned yet)."""
     try:
         completion = complete(matrix, list(priors))
-        return MixturePlanner(target_id, budget, completion=completion).fit(matrix).to_dict()
+        return MixturePlanner(target_id, budget).fit(matrix, completion).to_dict()
     except PGFSelectError as exc:
         return {"error": str(exc)}

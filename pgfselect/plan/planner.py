@@ -72,8 +72,6 @@ class MixturePlanner(Estimator, Allocation):
         ``random``.
     reference_examples: training-set size at which the matrix was measured (for ``expected_``);
         default: the matrix provenance's ``examples_per_task``, else 1000.
-    completion: an optional object with ``mean_``, ``std_`` and ``measured_`` [source, target]
-        arrays (from :mod:`pgfselect.predict`) used for unmeasured cells.
     mixture_model: an optional fitted :class:`~.mixture_model.MixtureResponse` for the target:
         strategy ``pgf`` then maximises its fitted response instead of the blend (sources it
         does not know are left out).
@@ -87,7 +85,7 @@ class MixturePlanner(Estimator, Allocation):
     def __init__(self, target, budget, *, strategy="pgf", objective="mean_variance", kappa=DEFAULT_KAPPA,
                  saturation=500.0, available=None,
                  exclude=(), include=None, fix=None, target_examples=0, tau=0.05, k=3, seed=0,
-                 solver=None, reference_examples=None, completion=None, mixture_model=None):
+                 solver=None, reference_examples=None, mixture_model=None):
         self.target = target
         self.budget = budget
         self.strategy = strategy
@@ -104,11 +102,14 @@ class MixturePlanner(Estimator, Allocation):
         self.seed = seed
         self.solver = solver
         self.reference_examples = reference_examples
-        self.completion = completion
         self.mixture_model = mixture_model
 
     # ------------------------------------------------------------------ fit
-    def fit(self, matrix: PGFMatrix) -> "MixturePlanner":
+    def fit(self, matrix: PGFMatrix, completion=None) -> "MixturePlanner":
+        """Plan on ``matrix``; ``completion`` (optional: a fitted
+        :class:`~pgfselect.predict.MatrixCompleter`, or any object with ``mean_``, ``std_``,
+        ``sources`` and ``targets``) supplies the unmeasured cells."""
+        self.completion_ = completion
         self.strategy_ = canonical_strategy(self.strategy)
         self.budget_ = parse_examples(self.budget, "budget")
         self._check_params()
@@ -246,11 +247,11 @@ class MixturePlanner(Estimator, Allocation):
         se = np.sqrt(var.mean_var)
         tcols = [matrix.targets.index(t) for t in self.targets_]
         predicted = np.zeros(mean.shape, bool)
-        if self.completion is not None:
-            if tuple(self.completion.sources) != matrix.sources or tuple(self.completion.targets) != matrix.targets:
+        if self.completion_ is not None:
+            if tuple(self.completion_.sources) != matrix.sources or tuple(self.completion_.targets) != matrix.targets:
                 raise PGFSelectError("the completion was fitted on another matrix (its task order differs)")
             missing = ~matrix.measured & ~matrix.undefined
-            cm, cs = np.asarray(self.completion.mean_, float), np.asarray(self.completion.std_, float)
+            cm, cs = np.asarray(self.completion_.mean_, float), np.asarray(self.completion_.std_, float)
             mean = np.where(missing, cm, mean)
             # A predicted cell is shrunk by the larger of its predictive std and any seed spread.
             unc = np.where(missing, np.fmax(cs, np.nan_to_num(unc)), unc)
@@ -303,7 +304,7 @@ class MixturePlanner(Estimator, Allocation):
                 self.excluded_[src] = "target's own data (allow: --target-examples N)"
             elif incl is not None and src not in incl and src not in fixed and not is_target:
                 self.excluded_[src] = "not in --include"
-            elif matrix.undefined[i, tcols].any() and not (self.completion is not None):
+            elif matrix.undefined[i, tcols].any() and not (self.completion_ is not None):
                 self.excluded_[src] = "PGF undefined (target has no headroom)"
             else:
                 out.append(i)
