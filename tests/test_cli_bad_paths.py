@@ -42,6 +42,8 @@ COMMANDS = {
                                       "--cache-dir", str(b / "c")],
     "train --cache-dir": lambda b: ["train", str(RECIPES / "verify-tiny.yaml"), "--validate", "--cache-dir",
                                     str(b / "c")],
+    "proxy --cache-dir": lambda b: ["proxy", "runs/none", "--mix", "CT=1", "-t", "CT", "--kind", "merge",
+                                    "--cache-dir", str(b / "c")],
 }
 
 

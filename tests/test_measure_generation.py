@@ -126,3 +126,10 @@ def test_measure_cell_on_the_tiny_model_with_a_number_task(tmp_path, monkeypatch
     cells = [json.loads(p.read_text()) for p in (tmp_path / "run" / "cells").rglob("*.json")]
     preds = [p for c in cells if "results" in c for p in c["results"][task]["predictions"]]
     assert len(preds) == 32 and all(isinstance(p["generated"], str) for p in preds)
+    # generated answers have no option probabilities: the ensemble proxy says so (the merge proxy can score them)
+    from pgfselect.errors import PGFSelectError
+    from pgfselect.proxy import ensemble_proxy
+
+    assert all(r["p"] == "" for r in number_rows)
+    with pytest.raises(PGFSelectError, match="scored by generation.*use --kind merge"):
+        ensemble_proxy(tmp_path / "run", {task: 1}, task)

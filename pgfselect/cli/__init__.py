@@ -24,6 +24,7 @@ COMMANDS = {
     "saturation": "saturation:saturation",
     "fit-mixtures": "fit_mixtures:fit_mixtures",
     "mix": "mix:mix",
+    "proxy": "proxy:proxy",
 }
 
 

@@ -2,8 +2,9 @@
 every task; cells cached as they finish; the PGF matrix assembled from the cached counts.
 
 Outputs in ``DIR``: ``config.yaml`` (resolved), ``matrix.csv`` (tidy, read by ``analyze`` and
-``plan --matrix DIR``), ``predictions.csv`` (per item), ``run.json`` (cells, failures, package
-versions), ``cells/`` (the cache) and ``adapters/`` (with ``keep_adapters``).
+``plan --matrix DIR``), ``predictions.csv`` (per item: prediction, correctness and option
+probabilities), ``run.json`` (cells, failures, package versions), ``cells/`` (the cache) and
+``adapters/`` (with ``keep_adapters``; each cell's record names its folder as ``adapter_dir``).
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ from ..tasks.schema import PROMPT_VERSION
 from ..version import __version__
 from .bases import prepare_base
 from .cache import Cell, CellCache
-from .config import MeasureConfig
+from .config import MeasureConfig, validate_config
 from .degenerate import degenerate_from_cache
 from .executors import LocalExecutor
 from .runner import ModelSession
 from .training import CellFailed, preflight
 
 
-PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct")
+# p: the option probabilities (';'-separated, option order), kept so that proxies (pgfselect.proxy)
+# can mix cells' outputs without running a model; empty for generated (number/text) answers.
+PREDICTION_COLUMNS = ("seed", "source", "target", "item_id", "answer", "pred", "correct", "p")
 
 
 @dataclass
@@ -66,6 +69,13 @@ def matrix_model_name(cfg: MeasureConfig) -> str:
     return cfg.model.path if cfg.model.is_tiny else Path(cfg.model.path).name
 
 
+def evaluation_items(cfg: MeasureConfig, tasks=None) -> dict:
+    """{task id: the items every cell is scored on}: the same for the base, every seed and any
+    later reader of the folder (the proxies), as the evaluation settings pick them."""
+    ev = cfg.evaluation
+    return {t: cfg.task(t).items(ev.split, n=ev.n_items, seed=ev.seed) for t in (tasks or cfg.tasks)}
+
+
 # ------------------------------------------------------------------ one cell (runs in a worker)
 _SESSION: dict = {}
 
@@ -77,10 +87,9 @@ def _session(cfg: MeasureConfig, base_path: str):
     key = (cfg.config_hash(), base_path)
     reused = _SESSION.get("key") == key
     if not reused:
-        ev = cfg.evaluation
         _SESSION.clear()
-        _SESSION.update(key=key, session=ModelSession(cfg.model, base_path, ev),
-                        eval_items={t: cfg.task(t).items(ev.split, n=ev.n_items, seed=ev.seed) for t in cfg.tasks})
+        _SESSION.update(key=key, session=ModelSession(cfg.model, base_path, cfg.evaluation),
+                        eval_items=evaluation_items(cfg))
     return _SESSION["session"], _SESSION["eval_items"], reused
 
 
@@ -246,6 +255,28 @@ def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
     atomic_write(out_dir / "cells" / cfg.config_hash() / "config.yaml", text)
 
 
+def folder_config(out_dir: str | Path, config_hash: str | None = None) -> MeasureConfig:
+    """The resolved config a measure folder was made with (``config_hash``: the one beside those
+    cells, for a folder that holds several configs' cells); checked to resolve to that hash
+    again, so the tasks' data and the prompt are what the cells were scored on."""
+    out_dir = Path(out_dir)
+    path = out_dir / "cells" / str(config_hash) / "config.yaml"
+    if not config_hash or not path.is_file():  # the top one is the last run's (checked below)
+        path = out_dir / "config.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise PGFSelectError(f"cannot read the measure config {str(path)!r}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise PGFSelectError(f"{str(path)!r} is not a measure config")
+    recorded = doc.pop("config_hash", None)
+    cfg = validate_config(doc, MeasureConfig, where=str(path))
+    if recorded and cfg.config_hash() != recorded:
+        raise PGFSelectError(f"{str(path)!r} now resolves to config hash {cfg.config_hash()}, not the {recorded} "
+                             "its cells were measured with (a task's data, generator or the prompt version changed)")
+    return cfg
+
+
 def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path | None:
     """matrix.csv and predictions.csv from the cached cells (None when the base is missing)."""
     base = cache.get(Cell(None, None))
@@ -293,5 +324,5 @@ def _revision(prov: dict) -> str:
 
 def _prediction_rows(source: str, seed: str, rec: dict) -> list[dict]:
     return [{"seed": seed, "source": source, "target": target, "item_id": p["id"], "answer": p["answer"],
-             "pred": p["pred"], "correct": p["correct"]}
+             "pred": p["pred"], "correct": p["correct"], "p": ";".join(map(str, p.get("p") or ()))}
             for target, res in rec["results"].items() for p in res["predictions"]]

@@ -1,0 +1,118 @@
+"""The merge proxy (DeMix, Li et al. 2026, arXiv 2602.00747): a model trained on a mix is estimated
+by merging, with the mix's shares, the LoRA adapters finetuned on each source alone (PEFT's
+``add_weighted_adapter``), then scoring the merged model on the target exactly as ``measure``
+scored the cells: the folder's base, evaluation items and scorer, through pgfselect.measure.
+
+Torch, transformers and PEFT are imported only here, inside the functions that run a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import PGFSelectError
+from ..measure.bases import prepare_base
+from ..measure.cache import Cell, CellCache
+from ..measure.engine import evaluation_items, folder_config
+from ..measure.models import release_memory
+from ..measure.runner import ModelSession
+from .core import ProxyResult, common_seeds, proxy_result, resolve_mix
+
+# PEFT combination types offered. linear: A and B of the adapters mixed separately (PEFT's
+# "efficient, rough" merge: the product has cross terms between adapters); cat: the adapters
+# stacked, so the merged update is exactly the weighted sum of the sources' updates, the linear
+# weight merge of DeMix (rank = sum of ranks); ties and dare_linear prune with a density first.
+COMBINATIONS = ("linear", "cat", "ties", "dare_linear")
+NEEDS_DENSITY = ("ties", "dare_linear")
+
+
+def merge_proxy(matrix_dir, mix: dict[str, float], target: str, *, combination: str = "linear",
+                density: float | None = None, cache_dir=None, log=None) -> ProxyResult:
+    """The merge proxy of ``mix`` (source -> share, normalised here) on ``target``, per seed where
+    every mixed source kept its adapter. ``cache_dir``: where a tiny base was prepared (default:
+    $PGFSELECT_CACHE_DIR, else the one the folder's run.json records, else the folder)."""
+    _check_options(combination, density)
+    setup = resolve_mix(matrix_dir, mix, target)
+    config_hash = setup.matrix.provenance.get("config_hash")
+    cfg = folder_config(setup.folder, config_hash)
+    if cfg.training.method == "full":
+        raise PGFSelectError(f"{setup.folder} was measured with training.method full: each cell kept a whole "
+                             "finetuned model, not a LoRA adapter, and the merge proxy merges LoRA adapters; "
+                             "use --kind ensemble")
+    cache = CellCache(setup.folder, config_hash or cfg.config_hash())
+    adapters = {seed: _adapters(setup, cache, seed) for seed in setup.matrix.seeds if setup.cells_exist(seed)}
+    seeds = common_seeds(setup, lambda seed: adapters.get(seed) is not None)
+    base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], _cache_dir(setup.folder, cache_dir), log=log)
+    # No greedy format check: the proxy needs the scores, and generation is the slow part.
+    session = ModelSession(cfg.model, base_path, cfg.evaluation.model_copy(update={"format_check": 0}))
+    items = evaluation_items(cfg, [setup.target])
+    correct, predictions = [], {}
+    for seed in seeds:
+        res = _score_merged(session, cfg.training, adapters[seed], list(setup.mix.values()), items,
+                            combination, density, int(seed.removeprefix("seed_")))[setup.target]
+        correct.append(res["correct"])
+        predictions[seed] = res["predictions"]
+    options = {"combination": combination, **({"density": density} if density is not None else {})}
+    return proxy_result(setup, "merge", seeds, correct, predictions, options)
+
+
+def _check_options(combination: str, density) -> None:
+    if combination not in COMBINATIONS:
+        raise PGFSelectError(f"unknown --combination {combination!r}; valid: {', '.join(COMBINATIONS)}")
+    if combination in NEEDS_DENSITY:
+        if density is None or not 0 < density <= 1:
+            raise PGFSelectError(f"--combination {combination} needs --density in (0, 1] (the share of each "
+                                 f"adapter's weights kept), got {density!r}")
+    elif density is not None:
+        raise PGFSelectError(f"--density applies to {' and '.join(NEEDS_DENSITY)}, not to {combination}")
+
+
+def _adapters(setup, cache: CellCache, seed: str) -> list[Path] | None:
+    """The mixed sources' adapter folders in ``seed`` (mix order); None when one kept none."""
+    out = []
+    for source in setup.mix:
+        rec = cache.get(Cell(source, int(seed.removeprefix("seed_"))))
+        folder = rec and rec.get("adapter_dir")
+        if not folder:
+            return None
+        path = setup.folder / folder  # relative to the folder, or absolute (measure's adapters_dir)
+        if not (path / "adapter_config.json").is_file():
+            raise PGFSelectError(f"adapter of {source} ({seed}) not found at {str(path)!r}: the folder's "
+                                 "adapters were moved or deleted")
+        out.append(path)
+    return out
+
+
+def _cache_dir(folder: Path, given) -> Path:
+    if given or os.environ.get("PGFSELECT_CACHE_DIR"):
+        return Path(given or os.environ["PGFSELECT_CACHE_DIR"])
+    try:
+        recorded = json.loads((folder / "run.json").read_text()).get("cache_dir")
+    except (OSError, ValueError):
+        recorded = None
+    return Path(recorded) if recorded and Path(recorded).is_dir() else folder
+
+
+def _score_merged(session: ModelSession, training, adapters: list[Path], weights: list[float], items: dict,
+                  combination: str, density, seed: int) -> dict:
+    """Load a fresh base (as the cells' finetunes did), attach the adapters, merge them with PEFT,
+    score the merged adapter alone; the model is released before returning."""
+    import torch
+    from peft import PeftModel
+
+    names = [f"source_{k}" for k in range(len(adapters))]  # PEFT names must be module-safe
+    model = session.load_base(training)
+    try:
+        model = PeftModel.from_pretrained(model, str(adapters[0]), adapter_name=names[0])
+        for name, path in zip(names[1:], adapters[1:]):
+            model.load_adapter(str(path), adapter_name=name)
+        torch.manual_seed(seed)  # dare_linear drops weights at random: the same merge on a rerun
+        model.add_weighted_adapter(names, weights, "mix", combination_type=combination, density=density)
+        model.set_adapter("mix")
+        model.eval()
+        return session.evaluate(model, items)
+    finally:
+        del model
+        release_memory()
