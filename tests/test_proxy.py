@@ -156,7 +156,7 @@ def test_a_folder_measured_before_probabilities_were_kept_is_refused(folder, tmp
 def test_merge_with_all_weight_on_one_source_reproduces_the_cell(folder):
     m = load(folder)
     res = merge_proxy(folder, {SR: 1.0}, CT)
-    assert res.kind == "merge" and res.seeds == ["seed_0", "seed_1"] and res.options == {"combination": "linear"}
+    assert res.kind == "merge" and res.seeds == ["seed_0", "seed_1"] and res.options == {"combination": "cat"}
     for s, seed in enumerate(res.seeds):
         ref = cell_predictions(folder, seed, SR, CT)
         got = res.predictions[seed]

@@ -20,8 +20,8 @@ from .common import echo_json, format_option
               help="ensemble: mix the cells' recorded option probabilities (no model runs); "
               "merge: merge the cells' LoRA adapters and score the merged model.")
 @click.option("--combination", type=click.Choice(COMBINATIONS), default=None,
-              help="With --kind merge: PEFT's add_weighted_adapter combination_type [default: linear]; "
-              "cat merges exactly (the weighted sum of the sources' weight updates).")
+              help="With --kind merge: PEFT's add_weighted_adapter combination_type [default: cat, the exact weighted "
+              "sum of the sources' weight updates; linear mixes A and B separately, with cross terms].")
 @click.option("--density", type=float, default=None,
               help="With --combination ties or dare_linear: the share of each adapter's weights kept, in (0, 1].")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
@@ -54,7 +54,7 @@ def proxy(matrix_dir, mix, target, kind, combination, density, cache_dir, with_p
             raise PGFSelectError(f"{', '.join(merge_only)} applies to --kind merge only")
         res = ensemble_proxy(matrix_dir, shares, target)
     else:
-        res = merge_proxy(matrix_dir, shares, target, combination=combination or "linear", density=density,
+        res = merge_proxy(matrix_dir, shares, target, combination=combination or "cat", density=density,
                           cache_dir=cache_dir)
     if fmt == "json":
         echo_json(res.to_dict(predictions=with_predictions))

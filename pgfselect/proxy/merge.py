@@ -20,15 +20,15 @@ from ..measure.models import release_memory
 from ..measure.runner import ModelSession
 from .core import ProxyResult, common_seeds, proxy_result, resolve_mix
 
-# PEFT combination types offered. linear: A and B of the adapters mixed separately (PEFT's
+# PEFT combination types offered (cat first: the default, the exact weighted sum). linear: A and B of the adapters mixed separately (PEFT's
 # "efficient, rough" merge: the product has cross terms between adapters); cat: the adapters
 # stacked, so the merged update is exactly the weighted sum of the sources' updates, the linear
 # weight merge of DeMix (rank = sum of ranks); ties and dare_linear prune with a density first.
-COMBINATIONS = ("linear", "cat", "ties", "dare_linear")
+COMBINATIONS = ("cat", "linear", "ties", "dare_linear")
 NEEDS_DENSITY = ("ties", "dare_linear")
 
 
-def merge_proxy(matrix_dir, mix: dict[str, float], target: str, *, combination: str = "linear",
+def merge_proxy(matrix_dir, mix: dict[str, float], target: str, *, combination: str = "cat",
                 density: float | None = None, cache_dir=None, log=None) -> ProxyResult:
     """The merge proxy of ``mix`` (source -> share, normalised here) on ``target``, per seed where
     every mixed source kept its adapter. ``cache_dir``: where a tiny base was prepared (default:
