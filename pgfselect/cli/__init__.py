@@ -3,7 +3,9 @@ when called, so ``pgfselect plan`` never pays for matplotlib, networkx or torch.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import re
 import sys
 
 import click
@@ -35,7 +37,55 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return map_errors(getattr(importlib.import_module(f"{__name__}.{module}"), attr))
+
+
+# ------------------------------------------------------------------ library errors in flags
+# The library's errors name its Python parameters: a leading ``name`` (``out_dir '/a' is a
+# file``) and hints written ``name=VALUE`` (``needs revision=COMMIT``, ``or force=True``). A
+# command's options carry the library's names (``@click.option("--out", "out_dir")``), so one
+# rewrite turns them into the flags of the command that was called.
+def map_errors(command: click.Command) -> click.Command:
+    """Wrap ``command``'s callback (and its subcommands', for a group), once, so that a
+    PGFSelectError reaches the user in the command's flags."""
+    if getattr(command, "_flag_errors", False):
+        return command
+    command._flag_errors = True
+    for sub in getattr(command, "commands", {}).values():
+        map_errors(sub)
+    callback = command.callback
+    if callback is not None:
+        @functools.wraps(callback)
+        def wrapped(*args, **kwargs):
+            try:
+                return callback(*args, **kwargs)
+            except PGFSelectError as exc:
+                raise PGFSelectError(as_flags(str(exc), command)) from None
+
+        command.callback = wrapped
+    return command
+
+
+def flag_names(command: click.Command) -> dict[str, str]:
+    """Python name -> what the user typed: an option's longest flag, an argument's metavar."""
+    out = {}
+    for p in command.params:
+        if isinstance(p, click.Option):
+            out[p.name] = max(p.opts, key=len)
+        elif isinstance(p, click.Argument):
+            out[p.name] = (p.metavar or p.name.upper()).strip("[].")
+    return out
+
+
+def as_flags(message: str, command: click.Command) -> str:
+    flags = flag_names(command)
+    if not flags:
+        return message
+    names = "|".join(sorted(map(re.escape, flags), key=len, reverse=True))
+    message = re.sub(rf"^({names})(?=[ :])", lambda m: flags[m.group(1)], message)
+    # Hints stand as words of their own: after a space or '(' (never inside a quoted value).
+    message = re.sub(rf"(?<![^\s(])({names})=True\b", lambda m: flags[m.group(1)], message)
+    return re.sub(rf"(?<![^\s(])({names})=([^\s)]+)", lambda m: f"{flags[m.group(1)]} {m.group(2)}", message)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 from click.core import ParameterSource
 
@@ -141,10 +139,7 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
         tau=tau, k=k, seed=seed, solver=solver, mixture_model=model)
-    try:
-        planner.fit(matrix, completion)
-    except PGFSelectError as exc:
-        raise PGFSelectError(_as_flags(str(exc))) from None
+    planner.fit(matrix, completion)
     result = planner.to_dict()
     _check_k(click.get_current_context(), k, result)
     if out:
@@ -153,14 +148,6 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         echo_json(result)
     else:
         _print_table(result, out)
-
-
-_PARAMS = ("target_examples", "saturation", "available", "budget", "kappa", "solver", "seed", "tau", "fix", "k")
-
-
-def _as_flags(message: str) -> str:
-    """The planner names its parameters (``target_examples 5: ...``); a CLI user reads flags."""
-    return re.sub(rf"^({'|'.join(_PARAMS)})\b(?= )", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _check_k(ctx, k, result) -> None:
