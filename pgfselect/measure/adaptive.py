@@ -21,7 +21,7 @@ from ..names import resolve
 from ..plan import MixturePlanner
 from ..predict import complete, suggest, with_all_sources
 from .config import MeasureConfig
-from .engine import measure
+from .engine import measure, pending
 
 
 def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: int, *, priors=(), budget="2k",
@@ -78,6 +78,16 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
         if reason is not None:
             log(f"adaptive: stopped: {reason}")
             return doc
+
+
+def pending_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: int) -> dict:
+    """What :func:`measure_adaptive` would do, found by reading only: :func:`~.engine.pending`
+    of its first round (the config's sources, the target left out), and ``at_most_more``, the
+    most finetunes the loop may add after it."""
+    target_id = resolve(target, cfg.tasks, "target")
+    first = pending(cfg.model_copy(update={"sources": [s for s in (cfg.sources or []) if s != target_id]}), out_dir)
+    return {"config_hash": first["config_hash"], "adaptive": True, "target": target_id, "max_finetunes": max_finetunes,
+            "at_most_more": max_finetunes * len(cfg.seeds), **first}
 
 
 def plan_settled(plan: dict | None, previous: dict | None) -> bool:

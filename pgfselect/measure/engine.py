@@ -62,6 +62,16 @@ def cells_of(cfg: MeasureConfig) -> list[Cell]:
     return [Cell(None, None)] + [Cell(src, seed) for seed in cfg.seeds for src in cfg.source_tasks]
 
 
+def pending(cfg: MeasureConfig, out_dir: str | Path) -> dict:
+    """What :func:`measure` would compute in ``out_dir``, found by reading only (``measure
+    --dry-run``): the config hash, how many cells, ``to_run`` (the cells not finished yet, as
+    text) and how many are ``reusable``."""
+    cache = CellCache(out_dir, cfg.config_hash())
+    cells = cells_of(cfg)
+    todo = [str(c) for c in cells if cache.get(c) is None]
+    return {"config_hash": cache.config_hash, "cells": len(cells), "to_run": todo, "reusable": len(cells) - len(todo)}
+
+
 def matrix_model_name(cfg: MeasureConfig) -> str:
     return cfg.model.path if cfg.model.is_tiny else Path(cfg.model.path).name
 
