@@ -92,7 +92,7 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
-def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "file",
+def check_output(path: str | os.PathLike, flag: str = "out", *, kind: str = "file",
                  suffixes: dict[str, str] | tuple[str, ...] | None = None,
                  inputs: dict[str, object] | None = None, replace: bool = False,
                  writes: tuple[str, ...] | None = None) -> Path:

@@ -167,7 +167,7 @@ def test_cache_roundtrip_and_foreign_config(tmp_path):
     cache.check_foreign()  # its own cells are fine
     other = CellCache(tmp_path, "bbbb")
     assert other.get(cell) is None  # never reads another config's cell
-    with pytest.raises(PGFSelectError, match="holds cells of another config.*--force"):
+    with pytest.raises(PGFSelectError, match="holds cells of another config.*force=True"):
         other.check_foreign()
     other.check_foreign(allow=True)
     # A half-written (corrupt) cell file is recomputed, not trusted.

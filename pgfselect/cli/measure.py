@@ -14,6 +14,7 @@ from ..measure.adaptive import measure_adaptive, pending_adaptive
 from ..measure.config import load_config
 from ..measure.executors import make_executor as _make_executor
 from ..wording import plural
+from . import as_flags
 from .common import console, echo_json, format_option, quiet_option
 
 
@@ -155,7 +156,7 @@ def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, for
         return
     last = doc["steps"][-1]
     click.echo(f"adaptive measurement for {doc['target']}: {len(last['measured'])} source(s) measured "
-               f"({doc['finetunes']} finetunes); {last['stopped']}")
+               f"({doc['finetunes']} finetunes); {as_flags(last['stopped'], click.get_current_context().command)}")
     plan = last["plan"] or {}
     if "allocation" in plan:
         click.echo("plan: " + ", ".join(f"{s} {n}" for s, n in plan["allocation"].items()))
