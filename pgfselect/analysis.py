@@ -30,6 +30,7 @@ from .estimator import Estimator, boolean, interval
 from .fileio import package_versions, to_jsonable
 from .matrix import UNDEFINED, UNMEASURED, PGFMatrix, load
 from .names import blink_info
+from .predict import complete_for_analysis
 from .stats import jackknife_interval, leave_one_seed_out, t_interval
 
 SIGNS = ("positive", "negative")
@@ -98,7 +99,7 @@ def complete_values(matrix: PGFMatrix) -> tuple[tuple[str, ...], tuple[str, ...]
     for status, what, advice in (
             (UNDEFINED, "undefined cell(s) (zero headroom: the zero-shot accuracy already equals the ceiling)",
              "drop those tasks with a subset, or re-measure with a harder evaluation set"),
-            (UNMEASURED, "unmeasured cell(s)", "measure them, analyse a complete subset of tasks, or predict them with --complete")):
+            (UNMEASURED, "unmeasured cell(s)", "measure them, analyse a complete subset of tasks, or predict them with complete=True")):
         bad = m.status == status
         if bad.any():
             cells = [f"{m.seeds[s]}: {tasks[i]}→{tasks[j]}" for s, i, j in np.argwhere(bad)]
@@ -367,6 +368,40 @@ class TransferAnalysis(Estimator):
 def analyze(matrix: PGFMatrix | str, **params) -> TransferAnalysis:
     """Fit a :class:`TransferAnalysis` (keyword parameters as its constructor's)."""
     return TransferAnalysis(**params).fit(matrix)
+
+
+def analyze_matrices(matrices, *, complete: bool = False, priors=(), log=None, **params):
+    """Analyse matrices side by side (``pgfselect analyze``; ``params`` as TransferAnalysis's), a
+    spec naming its matrix. ``complete``: a matrix with unmeasured cells (or not square) is
+    completed with ``priors`` first, its predicted cells analysed as point estimates. ``log``:
+    progress lines. Returns (analyses, :func:`analyses_json` plus each completed matrix's
+    ``predicted_cells``)."""
+    say, names = log or (lambda msg: None), [str(m) for m in matrices]
+    if priors and not complete:
+        raise PGFSelectError("priors is used only with complete=True")
+    if len(set(names)) != len(names):
+        raise PGFSelectError(f"matrices given more than once: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+    analyses, predicted = [], {}
+    for spec in matrices:
+        say(f"analysing {spec}")
+        matrix = load(spec)
+        if not isinstance(spec, PGFMatrix):
+            matrix.name = str(spec)  # the report and the JSON keys use the spec exactly as given
+        analysis = TransferAnalysis(**params)
+        if complete and not (matrix.is_complete and matrix.is_square):
+            tasks, seeds, values, mean, cells = complete_for_analysis(matrix, [load(p) for p in priors])
+            predicted[len(analyses)] = cells
+            say(f"{matrix.name}: {len(cells)} cell(s) predicted, analysed as point estimates "
+                "(their error bars: pgfselect predict)")
+            analysis.fit_values(values, tasks, seeds, mean=mean, name=matrix.name, model=matrix.model)
+        else:
+            analysis.fit(matrix)
+        analyses.append(analysis)
+    check_same_tasks(analyses)
+    doc = analyses_json(analyses)
+    for k, cells in predicted.items():
+        (doc if len(analyses) == 1 else doc[list(doc)[k]])["predicted_cells"] = cells
+    return analyses, doc
 
 
 def check_same_tasks(analyses: Sequence[TransferAnalysis]) -> None:

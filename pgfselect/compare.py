@@ -61,7 +61,7 @@ class RunRecord:
 
 # ------------------------------------------------------------------ loading
 def load_runs(paths, task: str | None = None) -> list[RunRecord]:
-    """Finished runs under each path: a ``train --out`` folder (``R/runs/*/*/metrics.json``) or
+    """Finished runs under each path: a recipe's output folder (``R/runs/*/*/metrics.json``) or
     one run folder. Several folders of the same recipe pool their seeds; folders of different
     recipes are labelled ``FOLDER:strategy``. ``task``: compare on another evaluated task than
     the target (recipes with ``evaluation.tasks: all`` score every task: a transfer row)."""
@@ -73,11 +73,11 @@ def load_runs(paths, task: str | None = None) -> list[RunRecord]:
         elif p.is_dir():
             found = [_read_run(f, p, task) for f in sorted(p.glob("runs/*/*/metrics.json"))]
             current = recipe_hash_of(p)
-            if current is not None:  # runs left by another recipe (train --force) are not this folder's
+            if current is not None:  # runs left by another recipe (trained with force=True) are not this folder's
                 found = [r for r in found if r.recipe_hash == current]
             if not found:
                 raise PGFSelectError(f"{str(p)!r} holds no finished runs (no runs/STRATEGY/SEED/metrics.json); "
-                                     "is it a `pgfselect train --out` folder?")
+                                     "is it the output folder of a recipe run (pgfselect train)?")
         else:
             raise PGFSelectError(f"run folder {str(p)!r} not found")
         runs += found
@@ -93,7 +93,7 @@ def load_runs(paths, task: str | None = None) -> list[RunRecord]:
         seen[key] = r.path
     targets = {r.target for r in runs}
     if len(targets) > 1:
-        raise PGFSelectError(f"runs evaluate different targets ({', '.join(sorted(targets))}); compare one target at a time")
+        raise PGFSelectError(f"the runs evaluate different targets ({', '.join(sorted(targets))}); compare one target at a time")
     return runs
 
 
@@ -126,12 +126,12 @@ def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
 
 def _evaluated_task(name: str, tasks: dict, path: Path) -> str:
     if not isinstance(tasks, dict) or not tasks:
-        raise PGFSelectError(f"--task {name!r}: {path} records no per-task scores (only its target); "
+        raise PGFSelectError(f"task {name!r}: {path} records no per-task scores (only its target); "
                              "score more tasks with the recipe's evaluation.tasks: all")
     try:
         return name if name in tasks else resolve(name, list(tasks), "evaluated task")
     except PGFSelectError as exc:
-        raise PGFSelectError(f"--task {name!r}: {exc} (in {path}; score more tasks with the recipe's "
+        raise PGFSelectError(f"task {name!r}: {exc} (in {path}; score more tasks with the recipe's "
                              "evaluation.tasks: all)") from None
 
 

@@ -80,18 +80,19 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
 
 def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
     """Fail early (before any work) when ``path``'s folder cannot be created or written.
-    ``path`` without a suffix that is not a file counts as a folder itself. Creates the folder."""
+    ``path`` without a suffix that is not a file counts as a folder itself. Creates the folder.
+    ``what`` leads the message: the parameter (or flag) that gave ``path``."""
     path = Path(path)
     folder = path if path.suffix == "" and not path.is_file() else path.parent
     _probe(folder, what, path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PGFSelectError(f"cannot create {what} folder {str(folder)!r}: {exc.strerror}") from None
+        raise PGFSelectError(f"{what} {str(path)!r}: cannot create the folder {str(folder)!r}: {exc.strerror}") from None
     return path
 
 
-def check_output(path: str | os.PathLike, flag: str = "--out", *, kind: str = "file",
+def check_output(path: str | os.PathLike, flag: str = "out", *, kind: str = "file",
                  suffixes: dict[str, str] | tuple[str, ...] | None = None,
                  inputs: dict[str, object] | None = None, replace: bool = False,
                  writes: tuple[str, ...] | None = None) -> Path:
@@ -163,11 +164,11 @@ def _probe(folder: Path, what: str, path: Path) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise PGFSelectError(f"cannot write {what} {str(path)!r}: {str(existing)!r} is a file, not a folder")
+        raise PGFSelectError(f"{what} {str(path)!r} cannot be written: {str(existing)!r} is a file, not a folder")
     try:
         fd, tmp = tempfile.mkstemp(dir=existing, prefix=".pgfselect-probe.", suffix=".tmp")
     except OSError as exc:
-        raise PGFSelectError(f"cannot write {what} {str(path)!r}: cannot create a file in {str(existing)!r} "
+        raise PGFSelectError(f"{what} {str(path)!r} cannot be written: cannot create a file in {str(existing)!r} "
                              f"({exc.strerror or exc})") from None
     os.close(fd)
     Path(tmp).unlink(missing_ok=True)

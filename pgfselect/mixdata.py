@@ -3,7 +3,7 @@
 A plan names sources and example counts; ``train`` turns it into items with
 :func:`~pgfselect.recipes.resolve.sampling_seed` (recipe seed, strategy, task id) and
 ``task.items("train", n, seed)``. :func:`mix` draws exactly the same way, so a mix folder made with
-``--seed S`` holds the very items the recipe's seed-S run of that plan trains on (same ids).
+``seed=S`` holds the very items the recipe's seed-S run of that plan trains on (same ids).
 
 Formats written into ``DIR`` (built beside it and renamed into place: complete or absent):
 
@@ -51,13 +51,13 @@ def task_ids_for(names: list[str], task_prefix: str | None = None, tasks: dict[s
     sampling seeds (a function of the id) agree."""
     explicit = {}
     for key, tid in (tasks or {}).items():
-        explicit[resolve(key, names, "plan source in --tasks")] = tid
+        explicit[resolve(key, names, "plan source in tasks")] = tid
     out = {}
     for name in names:
         tid = explicit.get(name) or (name if ":" in name else (task_prefix + name if task_prefix else None))
         if tid is None:
-            raise PGFSelectError(f"plan source {name!r} maps to no task; give --task-prefix (e.g. 'synthetic:' or "
-                                 f"'blink:') or --tasks {name}=SOURCE:NAME")
+            raise PGFSelectError(f"plan source {name!r} maps to no task; give task_prefix=PREFIX (e.g. 'synthetic:' "
+                                 f"or 'blink:') or tasks={name}=SOURCE:NAME")
         source, _, rest = tid.partition(":")
         if source.strip().lower() == "custom" and rest.strip().lower().endswith((".yaml", ".yml")):
             tid = "custom:" + str(Path(rest.strip()).resolve())  # train keeps custom ids as absolute paths
@@ -172,16 +172,16 @@ def mix(plan_path: str | os.PathLike, out: str | os.PathLike, fmt: str = "llava"
         task_prefix: str | None = None, tasks: dict | None = None) -> dict:
     """Write the plan's items into ``out`` in format ``fmt``; returns the ``mix.json`` summary."""
     if fmt not in FORMATS:
-        raise PGFSelectError(f"--format {fmt!r} is not a mix format; allowed: {', '.join(FORMATS)}")
+        raise PGFSelectError(f"fmt {fmt!r} is not a mix format; allowed: {', '.join(FORMATS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise PGFSelectError(f"--seed {seed!r} must be a non-negative integer")
+        raise PGFSelectError(f"seed {seed!r} must be a non-negative integer")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PGFSelectError(f"--out {str(out)!r} exists and is not an empty folder; choose a new one")
+        raise PGFSelectError(f"out {str(out)!r} exists and is not an empty folder; choose a new one")
     plan = read_plan(plan_path)
     draws = plan_draws(plan, seed, task_prefix, tasks)
     pairs = draw_items(draws)
-    check_writable(out.parent, "--out")
+    check_writable(out.parent, "out")
     summary = {"pgfselect_mix": MIX_VERSION, "format": fmt, "plan": str(plan_path),
                "plan_digest": hashlib.sha256(Path(plan_path).read_bytes()).hexdigest()[:16],
                "matrix": plan["matrix"], "matrix_digest": plan.get("matrix_digest"), "target": plan["target"],

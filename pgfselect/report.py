@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .analysis import PERSONAS, SIGNS, VIEWS, TransferAnalysis, analyses_json, persona_summary, task_group
+from .fileio import atomic_write, check_writable
 from .names import short_label
 from .plotting import png_bytes, pyplot
 
@@ -354,3 +355,14 @@ def render(analyses: Sequence[TransferAnalysis], graph_threshold: float | None =
     out["analysis.json"] = (json.dumps(analyses_json(analyses), indent=2, allow_nan=False) + "\n").encode("utf-8")
     out["report.md"] = markdown_report(analyses, files).encode("utf-8")
     return out
+
+
+def write_report(analyses: Sequence[TransferAnalysis], out_dir,
+                 graph_threshold: float | None = DEFAULT_GRAPH_THRESHOLD) -> list[str]:
+    """:func:`render` the files and write them into ``out_dir`` (created; each file atomically);
+    returns their names."""
+    files = render(analyses, graph_threshold=graph_threshold)
+    out_dir = check_writable(out_dir, "out_dir")
+    for name, content in files.items():
+        atomic_write(out_dir / name, content)
+    return list(files)

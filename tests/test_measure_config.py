@@ -167,7 +167,7 @@ def test_cache_roundtrip_and_foreign_config(tmp_path):
     cache.check_foreign()  # its own cells are fine
     other = CellCache(tmp_path, "bbbb")
     assert other.get(cell) is None  # never reads another config's cell
-    with pytest.raises(PGFSelectError, match="holds cells of another config.*--force"):
+    with pytest.raises(PGFSelectError, match="holds cells of another config.*force=True"):
         other.check_foreign()
     other.check_foreign(allow=True)
     # A half-written (corrupt) cell file is recomputed, not trusted.
@@ -213,6 +213,23 @@ def test_cli_dry_run_lists_cells(tmp_path, capsys):
           "--dry-run", "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["cells"] == 5 and doc["reusable"] == 0 and doc["to_run"][0] == "zero-shot base"
+
+
+def test_pending_cells_are_the_engine_s_answer(tmp_path):
+    """The dry run's numbers come from the engine: a finished cell in the folder is reusable,
+    and the adaptive first round is the config's sources without the target."""
+    from pgfselect.measure.adaptive import pending_adaptive
+    from pgfselect.measure.engine import pending
+
+    cfg = load_config(write(tmp_path, {**BASE, "seeds": [0, 1], "sources": BASE["tasks"]}))
+    out = tmp_path / "o"
+    CellCache(out, cfg.config_hash()).put(Cell(None, None), {"status": "done", "results": {}})
+    doc = pending(cfg, out)
+    assert (doc["cells"], doc["reusable"]) == (5, 1) and "zero-shot base" not in doc["to_run"]
+    first = pending_adaptive(cfg, out, "counting", 2)
+    assert first["target"] == "synthetic:Counting" and first["at_most_more"] == 4
+    assert first["to_run"] == ["synthetic:Relative_Depth (seed 0)", "synthetic:Relative_Depth (seed 1)"]
+    assert not (out / "config.yaml").exists()  # read only
 
 
 def test_cli_missing_config_and_help(tmp_path, capsys):

@@ -29,7 +29,7 @@ CFG = {
 def test_make_executor_checks_its_arguments():
     assert isinstance(make_executor("local"), LocalExecutor)
     assert isinstance(make_executor("ray", "auto"), RayExecutor)
-    with pytest.raises(PGFSelectError, match="--address applies only to --executor ray"):
+    with pytest.raises(PGFSelectError, match="address applies only to executor=ray"):
         make_executor("local", "auto")
     with pytest.raises(PGFSelectError, match="unknown executor 'slurm'"):
         make_executor("slurm")

@@ -169,7 +169,7 @@ def test_leak_guard_drops_blink_copies(tmp_path, coco, as_parquet):
     assert sorted(result["leak_guard"]["dropped_source_images"]) == sorted(p.name for p in leaked)
     assert "5 source image(s)" in (out / "DATA_CARD.md").read_text()
     # 24 images, 5 leaked: 19 remain, so 20 items cannot be built, and nothing is written
-    with pytest.raises(Exception, match="only 19 of --n 20 items.*5 dropped by --exclude-images"):
+    with pytest.raises(Exception, match="only 19 of n=20 items.*5 dropped by exclude_images="):
         build_task("blink:Counting", "coco", tmp_path / "ct2", 20, 0, images=images, annotations=ann,
                    exclude_images=blink)
     assert not (tmp_path / "ct2").exists() and not list(tmp_path.glob(".ct2*"))
@@ -219,7 +219,7 @@ def test_refuses_foreign_folder_and_extra_inputs(tmp_path, coco, capsys):
     with pytest.raises(Exception, match="not an earlier build"):
         build_task("blink:Counting", "coco", foreign, 2, 0, images=images, annotations=ann)
     assert (foreign / "notes.txt").read_text() == "keep"
-    with pytest.raises(Exception, match="--path does not apply to blink:Counting --from coco"):
+    with pytest.raises(Exception, match="path does not apply to blink:Counting with source_format=coco; it reads: annotations="):
         build_task("blink:Counting", "coco", tmp_path / "x", 2, 0, images=images, annotations=ann, path=images)
     code, _, err = run_cli(["tasks", "build", "blink:Counting", "--from", "coco"], capsys)
     assert code == 2 and "missing --out, --n" in err

@@ -3,7 +3,9 @@ when called, so ``pgfselect plan`` never pays for matplotlib, networkx or torch.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import re
 import sys
 
 import click
@@ -36,7 +38,76 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return map_errors(getattr(importlib.import_module(f"{__name__}.{module}"), attr), name)
+
+
+# ------------------------------------------------------------------ library errors in flags
+# The library's errors name its Python parameters: a leading ``name`` (``out_dir '/a' is a
+# file``) and hints written ``name=VALUE`` (``needs revision=COMMIT``, ``or force=True``). A
+# command's options carry the library's names (``@click.option("--out", "out_dir")``), so one
+# rewrite turns them into the flags of the command that was called. Where a library name has no
+# option of its own, ALIASES names the option that stands for it.
+ALIASES = {
+    "plan": {"completion": "complete"},  # MixturePlanner.fit(matrix, completion): what --complete computes
+}
+
+
+def map_errors(command: click.Command, path: str) -> click.Command:
+    """Wrap ``command``'s callback (and its subcommands', for a group), once, so that a
+    PGFSelectError reaches the user in the command's flags. ``path``: "plan", "tasks build"."""
+    if getattr(command, "_flag_errors", False):
+        return command
+    command._flag_errors = True
+    command._flag_aliases = ALIASES.get(path, {})
+    for name, sub in getattr(command, "commands", {}).items():
+        map_errors(sub, f"{path} {name}")
+    callback = command.callback
+    if callback is not None:
+        @functools.wraps(callback)
+        def wrapped(*args, **kwargs):
+            try:
+                return callback(*args, **kwargs)
+            except PGFSelectError as exc:
+                raise PGFSelectError(as_flags(str(exc), command)) from None
+
+        command.callback = wrapped
+    return command
+
+
+def flag_names(command: click.Command) -> tuple[dict[str, str], set[str]]:
+    """Python name -> what the user types (an option's longest flag, an argument's metavar), and
+    the names of flags that take no value."""
+    flags, bare = {}, set()
+    for p in command.params:
+        if isinstance(p, click.Option):
+            flags[p.name] = max(p.opts, key=len)
+            if p.is_flag:
+                bare.add(p.name)
+        elif isinstance(p, click.Argument):
+            flags[p.name] = (p.metavar or p.name.upper()).strip("[].")
+    for alias, name in getattr(command, "_flag_aliases", {}).items():
+        flags[alias] = flags[name]
+        if name in bare:
+            bare.add(alias)
+    return flags, bare
+
+
+def as_flags(message: str, command: click.Command) -> str:
+    """``message`` with ``command``'s parameter names as its flags: a leading ``name`` (followed
+    by a space or ':') -> the flag; ``name=True``, or ``name=VALUE`` of a flag that takes no
+    value -> the flag alone; ``name=VALUE`` -> ``--flag VALUE``."""
+    flags, bare = flag_names(command)
+    if not flags:
+        return message
+    names = "|".join(sorted(map(re.escape, flags), key=len, reverse=True))
+
+    def hint(m):
+        name, value = m.group(1), m.group(2)
+        return flags[name] if value == "True" or name in bare else f"{flags[name]} {value}"
+
+    message = re.sub(rf"^({names})(?=[ :])", lambda m: flags[m.group(1)], message)
+    # Hints stand as words of their own: after a space or '(' (never inside a quoted value).
+    return re.sub(rf"(?<![^\s(])({names})=([^\s)]+)", hint, message)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

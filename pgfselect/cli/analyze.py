@@ -8,12 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..analysis import analyses_json, check_same_tasks, PERSONAS, SIGNS, TransferAnalysis, VIEWS
+from ..analysis import analyze_matrices, PERSONAS, SIGNS, VIEWS
 from ..errors import PGFSelectError
-from ..fileio import atomic_write, check_output, check_writable
-from ..matrix import load
-from ..predict import complete_for_analysis
-from ..report import render, SYMBOLS
+from ..fileio import check_output
+from ..report import SYMBOLS, write_report
 from ..wording import plural
 from .common import console, echo_json, format_option, quiet_option
 
@@ -22,7 +20,7 @@ from .common import console, echo_json, format_option, quiet_option
 @click.option("--matrix", "matrices", multiple=True, required=True, metavar="ID_OR_PATH",
               help="Matrix to analyse: published:qwen2.5-vl-3b|7b|32b, a measure folder, or a CSV/JSON "
                    "file. Repeat to compare matrices side by side (they must hold the same tasks).")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for report.md, analysis.json, heatmap_*.png, bars.png, transfer_graph.html.")
 @click.option("--include-diagonal", is_flag=True,
               help="Count self-finetuning cells in transferability, malleability and persona tests "
@@ -43,7 +41,7 @@ from .common import console, echo_json, format_option, quiet_option
               help="With --complete: another matrix used as a prior for the prediction. Repeatable.")
 @format_option
 @quiet_option
-def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, graph_threshold, complete, priors,
+def analyze(matrices, out_dir, include_diagonal, strict_cliques, alpha, ci_level, graph_threshold, complete, priors,
             fmt, quiet):
     """Analyse PGF matrices: which tasks give (transferability), which take (malleability),
     which groups help or hurt each other (cliques, with p-values), and the personas donor /
@@ -58,45 +56,20 @@ def analyze(matrices, out, include_diagonal, strict_cliques, alpha, ci_level, gr
           --out reports/scale --format json
       pgfselect analyze --matrix partial.csv --complete --prior published:qwen2.5-vl-3b --out reports/new
     """
-    _check_out(out)
-    check_output(out, "--out", kind="folder", inputs={"--matrix": matrices, "--prior": priors},
+    _check_out(out_dir)
+    check_output(out_dir, "--out", kind="folder", inputs={"--matrix": matrices, "--prior": priors},
                  writes=("report.md", "analysis.json"))
-    if priors and not complete:
-        raise PGFSelectError("--prior is used only with --complete")
-    if len(set(matrices)) != len(matrices):
-        dup = sorted({m for m in matrices if matrices.count(m) > 1})
-        raise PGFSelectError(f"--matrix given more than once: {', '.join(dup)}")
     say = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
-    analyses, predicted = [], {}
-    for spec in matrices:
-        say(f"analysing {spec}")
-        matrix = load(spec)
-        matrix.name = spec  # the report and the JSON keys use the spec exactly as given
-        analysis = TransferAnalysis(include_diagonal=include_diagonal, strict_cliques=strict_cliques,
-                                    alpha=alpha, ci_level=ci_level)
-        if complete and not (matrix.is_complete and matrix.is_square):
-            tasks, seeds, values, mean, predicted[spec] = complete_for_analysis(
-                matrix, [load(p) for p in priors])
-            say(f"{spec}: {len(predicted[spec])} cell(s) predicted, analysed as point estimates "
-                "(their error bars: pgfselect predict)")
-            analysis.fit_values(values, tasks, seeds, mean=mean, name=spec, model=matrix.model)
-        else:
-            analysis.fit(matrix)
-        analyses.append(analysis)
-    check_same_tasks(analyses)
-    doc = analyses_json(analyses)
-    for spec, cells in predicted.items():
-        (doc if len(analyses) == 1 else doc[spec])["predicted_cells"] = cells
+    analyses, doc = analyze_matrices(matrices, complete=complete, priors=priors, log=say,
+                                     include_diagonal=include_diagonal, strict_cliques=strict_cliques, alpha=alpha,
+                                     ci_level=ci_level)
     say("drawing figures")
-    files = render(analyses, graph_threshold=graph_threshold)
-    check_writable(out, "--out")
-    for name, content in files.items():
-        atomic_write(out / name, content)
+    files = write_report(analyses, out_dir, graph_threshold=graph_threshold)
     if fmt == "json":
         echo_json(doc)
     elif not quiet:
         _print_tables(analyses)
-    say(f"wrote {', '.join(files)} to {out}")
+    say(f"wrote {', '.join(files)} to {out_dir}")
 
 
 def _check_out(out: Path) -> None:

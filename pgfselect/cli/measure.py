@@ -10,12 +10,11 @@ from ..errors import PGFSelectError
 from ..fileio import check_output
 from ..matrix import load
 from ..measure import engine
-from ..measure.adaptive import measure_adaptive
-from ..measure.cache import CellCache
+from ..measure.adaptive import measure_adaptive, pending_adaptive
 from ..measure.config import load_config
 from ..measure.executors import make_executor as _make_executor
-from ..names import resolve
 from ..wording import plural
+from . import as_flags
 from .common import console, echo_json, format_option, quiet_option
 
 
@@ -111,31 +110,24 @@ def measure(config, out_dir, executor, address, max_retries, gpus_per_cell, forc
 def _dry_run(cfg, config, out_dir, adaptive, target, max_finetunes, fmt):
     """List the cells a run would compute (with --adaptive: the first round's, and the most the
     loop may add)."""
-    cache = CellCache(out_dir, cfg.config_hash())
-    doc = {"config_hash": cfg.config_hash()}
     if adaptive:
         if not target or max_finetunes is None:
             raise PGFSelectError("--adaptive needs --target and --max-finetunes")
-        target_id = resolve(target, cfg.tasks, "target")
-        first = [s for s in (cfg.sources or []) if s != target_id]
-        cells = engine.cells_of(cfg.model_copy(update={"sources": first}))
-        doc.update(adaptive=True, target=target_id, max_finetunes=max_finetunes,
-                   at_most_more=max_finetunes * len(cfg.seeds))
+        doc = pending_adaptive(cfg, out_dir, target, max_finetunes)
     else:
-        cells = engine.cells_of(cfg)
-    todo = [str(c) for c in cells if cache.get(c) is None]
-    doc.update(cells=len(cells), to_run=todo, reusable=len(cells) - len(todo))
+        doc = engine.pending(cfg, out_dir)
     if fmt == "json":
         echo_json(doc)
         return
-    click.echo(f"config {config} (hash {doc['config_hash']}): {plural(len(cells), 'cell')}"
+    todo = doc["to_run"]
+    click.echo(f"config {config} (hash {doc['config_hash']}): {plural(doc['cells'], 'cell')}"
                f"{' in the first round' if adaptive else ''}, {doc['reusable']} already finished, "
                f"{len(todo)} to run{':' if todo else ''}")
     for cell in todo:
         click.echo(f"  {cell}")
     if adaptive:
         click.echo(f"then at most {plural(max_finetunes, 'source')} × {plural(len(cfg.seeds), 'seed')} = "
-                   f"{plural(doc['at_most_more'], 'finetune')} more, chosen by suggest for {target_id}")
+                   f"{plural(doc['at_most_more'], 'finetune')} more, chosen by suggest for {doc['target']}")
 
 
 def _warn_degenerate(found: list[dict]) -> None:
@@ -164,7 +156,7 @@ def _adaptive(cfg, out_dir, target, max_finetunes, priors, budget, executor, for
         return
     last = doc["steps"][-1]
     click.echo(f"adaptive measurement for {doc['target']}: {len(last['measured'])} source(s) measured "
-               f"({doc['finetunes']} finetunes); {last['stopped']}")
+               f"({doc['finetunes']} finetunes); {as_flags(last['stopped'], click.get_current_context().command)}")
     plan = last["plan"] or {}
     if "allocation" in plan:
         click.echo("plan: " + ", ".join(f"{s} {n}" for s, n in plan["allocation"].items()))

@@ -20,21 +20,21 @@ def _task_map(pairs) -> dict:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("plan", type=click.Path(dir_okay=False))
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder (new or empty).")
-@click.option("--format", "data_format", type=click.Choice(["llava", "messages", "hf"]),
+@click.option("--format", "fmt", type=click.Choice(["llava", "messages", "hf"]),
               default="llava", show_default=True,
               help="llava: data.json + images/; messages: a datasets folder (TRL messages, images, id, task) "
                    "+ the LLaVA files; hf: a datasets folder of pgfselect's columns.")
 @click.option("--task-prefix", help="Prefix that turns the plan's source names into task ids, e.g. 'synthetic:'.")
-@click.option("--tasks", "task_pairs", multiple=True, metavar="NAME=ID",
+@click.option("--tasks", "tasks", multiple=True, metavar="NAME=ID",
               help="Map one source name to a task id (repeatable), e.g. Counting=custom:data/ct/task.yaml.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="The recipe seed: --seed S holds the items train's seed-S run of this plan trains on.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (mix.json's content) as JSON; --format names the dataset format here.")
 @quiet_option
-def mix(plan, out, data_format, task_prefix, task_pairs, seed, as_json, quiet):
+def mix(plan_path, out, fmt, task_prefix, tasks, seed, as_json, quiet):
     """Write the items a PLAN allocates (exactly its count per source, drawn as `pgfselect train`
     draws them) as a dataset for TRL, LLaMA-Factory, ms-swift or LLaVA, plus mix.json.
 
@@ -44,9 +44,9 @@ def mix(plan, out, data_format, task_prefix, task_pairs, seed, as_json, quiet):
       pgfselect mix plan.yaml --task-prefix synthetic: --format llava --out mix/
       pgfselect mix plan.yaml --task-prefix synthetic: --format messages --out mix-trl/
     """
-    result = run_mix(plan, out, data_format, seed=seed, task_prefix=task_prefix, tasks=_task_map(task_pairs))
+    result = run_mix(plan_path, out, fmt, seed=seed, task_prefix=task_prefix, tasks=_task_map(tasks))
     if as_json:
         echo_json(result)
     elif not quiet:
         counts = ", ".join(f"{d['source']} {d['n']}" for d in result["sources"])
-        click.echo(f"wrote {result['examples']} examples ({counts}) as {data_format} to {out}")
+        click.echo(f"wrote {result['examples']} examples ({counts}) as {fmt} to {out}")

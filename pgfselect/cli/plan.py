@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 from click.core import ParameterSource
 
@@ -18,6 +16,7 @@ from ..plan.planfile import PLAN_SUFFIXES
 from ..plan.planner import DEFAULT_KAPPA, NO_HELPFUL_SOURCE
 from ..predict import complete, with_all_sources
 from ..wording import plural
+from . import as_flags
 from .common import console, echo_json, format_option
 
 
@@ -73,7 +72,7 @@ def _available(values, path) -> dict:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--target", "-t", "targets", multiple=True, required=True, metavar="NAME[=WEIGHT]",
+@click.option("--target", "-t", "target", multiple=True, required=True, metavar="NAME[=WEIGHT]",
               help="Target task (alias or name, case-insensitive). Repeat with weights for several.")
 @click.option("--budget", "-b", required=True, metavar="N", help="Training examples in the mix: 500, 2000, 1.5k, 2k, 10k.")
 @click.option("--matrix", "-m", "matrix_spec", default="published:qwen2.5-vl-7b", show_default=True,
@@ -106,7 +105,7 @@ def _available(values, path) -> dict:
               help="A model from `pgfselect fit-mixtures`: optimise its fitted response instead of the blend.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file that `pgfselect train` reads: .yaml/.yml → YAML, .json → JSON.")
 @format_option
-def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, available, available_file, exclude,
+def plan(target, budget, matrix_spec, strategy, objective, kappa, saturation, available, available_file, exclude,
          include, fix, target_examples, tau, k, seed, solver, complete, priors, mixture_model, out, fmt):
     """Plan how many training examples to take from each source task for a target.
 
@@ -137,14 +136,11 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
     if mixture_model:
         model = read_model(mixture_model)
     planner = MixturePlanner(
-        _target_weights(targets), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
+        _target_weights(target), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
         include=_names(include) or None, fix=_pairs(fix, "--fix"), target_examples=target_examples,
         tau=tau, k=k, seed=seed, solver=solver, mixture_model=model)
-    try:
-        planner.fit(matrix, completion)
-    except PGFSelectError as exc:
-        raise PGFSelectError(_as_flags(str(exc))) from None
+    planner.fit(matrix, completion)
     result = planner.to_dict()
     _check_k(click.get_current_context(), k, result)
     if out:
@@ -153,14 +149,6 @@ def plan(targets, budget, matrix_spec, strategy, objective, kappa, saturation, a
         echo_json(result)
     else:
         _print_table(result, out)
-
-
-_PARAMS = ("target_examples", "saturation", "available", "budget", "kappa", "solver", "seed", "tau", "fix", "k")
-
-
-def _as_flags(message: str) -> str:
-    """The planner names its parameters (``target_examples 5: ...``); a CLI user reads flags."""
-    return re.sub(rf"^({'|'.join(_PARAMS)})\b(?= )", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def _check_k(ctx, k, result) -> None:
@@ -203,9 +191,10 @@ def _print_table(result: dict, out) -> None:
     if result["excluded"]:
         table.add_section()
     means = {src: result["pgf"].get(src, {}).get(targets[0], {}).get("mean") for src in result["excluded"]}
+    command = click.get_current_context().command  # the planner's reasons name its parameters
     for src, why in sorted(result["excluded"].items(), key=lambda kv: -(means[kv[0]] if means[kv[0]] is not None else 9)):
         cells = [_fmt_pgf(result["pgf"][src][t]) if src in result["pgf"] else "" for t in targets]
-        table.add_row(f"[dim]{src}[/dim]", "0", "", *cells, f"[dim]{why}[/dim]")
+        table.add_row(f"[dim]{src}[/dim]", "0", "", *cells, f"[dim]{as_flags(why, command)}[/dim]")
     con = console()
     con.print(table)
     exp = result["expected"]

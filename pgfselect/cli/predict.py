@@ -80,13 +80,13 @@ def predict(matrix_spec, priors, out, fmt, quiet):
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("matrix_spec", metavar="[MATRIX]", required=False)
 @click.option("--target", "-t", required=True, help="The target task (alias or name, case-insensitive).")
-@click.option("--finetunes", "-n", "finetunes", required=True, metavar="N",
+@click.option("--finetunes", "-n", "n_finetunes", required=True, metavar="N",
               help="How many sources to finetune next (each finetune measures a whole row).")
 @prior_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output format: a readable table or JSON (keys target, suggest, reasons, ...).")
 @quiet_option
-def suggest(matrix_spec, target, finetunes, priors, fmt, quiet):
+def suggest(matrix_spec, target, n_finetunes, priors, fmt, quiet):
     """Name the sources to finetune next (on your model) so the plan for TARGET becomes reliable.
 
     A plan leans on the target's best few sources, so each source whose cell for the target is not
@@ -100,7 +100,7 @@ def suggest(matrix_spec, target, finetunes, priors, fmt, quiet):
       pgfselect suggest --target counting --finetunes 5 --prior published:qwen2.5-vl-3b
       pgfselect suggest partial.csv -t OL -n 3 --prior published:qwen2.5-vl-7b --format json
     """
-    n = _count(finetunes)
+    n = _count(n_finetunes)
     prior_mats = _load_priors(priors)
     if matrix_spec is None:
         if not prior_mats:

@@ -13,6 +13,7 @@ from ..tasks.build import build_task, builder_rows
 from ..tasks.export import export_items, FONT_HINT, png_bytes, preview_image
 from ..tasks.importers import import_task
 from ..wording import plural
+from . import as_flags
 from .common import console, echo_json, format_option, quiet_option
 
 
@@ -22,7 +23,7 @@ def task_options(f):
         click.option("--size", type=int, help="Synthetic: base image size in px (default 112)."),
         click.option("--difficulty", type=float, help="Synthetic: difficulty in [0, 1] (default 0: easiest)."),
         click.option("--shuffle/--no-shuffle", default=None, help="Synthetic: shuffle option order per item."),
-        click.option("--blink-dir", type=click.Path(), help="BLINK: local copy (save_to_disk folder or parquet "
+        click.option("--blink-dir", "local_path", type=click.Path(), help="BLINK: local copy (save_to_disk folder or parquet "
                      "files); default $PGFSELECT_BLINK_DIR, else the hub."),
         click.option("--revision", help="BLINK: dataset revision (commit id) to load from the hub."),
         click.option("--train-fraction", type=float, help="BLINK: share of val carved out as a train split."),
@@ -33,16 +34,16 @@ def task_options(f):
     return f
 
 
-def _task(task_id, size=None, difficulty=None, shuffle=None, blink_dir=None, revision=None, train_fraction=None,
+def _task(task_id, size=None, difficulty=None, shuffle=None, local_path=None, revision=None, train_fraction=None,
           manifest=None):
-    given = {"size": size, "difficulty": difficulty, "shuffle": shuffle, "local_path": blink_dir, "revision": revision,
+    given = {"size": size, "difficulty": difficulty, "shuffle": shuffle, "local_path": local_path, "revision": revision,
              "train_fraction": train_fraction, "manifest": manifest}
     return get_task(task_id, **{k: v for k, v in given.items() if v is not None})
 
 
 def _task_inputs(opts) -> dict:
     """The files a task is read from (an output may not write over them)."""
-    return {flag: opts.get(key) for flag, key in (("--manifest", "manifest"), ("--blink-dir", "blink_dir"))
+    return {flag: opts.get(key) for flag, key in (("--manifest", "manifest"), ("--blink-dir", "local_path"))
             if opts.get(key)}
 
 
@@ -210,7 +211,7 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
 
 
 @tasks.command("build")
-@click.argument("task_id", metavar="[TASK]", required=False)
+@click.argument("task", metavar="[TASK]", required=False)
 @click.option("--from", "source_format", help="Source format of the dataset (see --list), e.g. coco, images, hpatches.")
 @click.option("--images", type=click.Path(), help="Image folder of the source dataset.")
 @click.option("--annotations", type=click.Path(), help="Annotation file (e.g. COCO instances_train2017.json).")
@@ -229,7 +230,7 @@ def export(task_id, split, n, seed, out, fmt, quiet, **opts):
 @click.option("--list", "list_", is_flag=True, help="List every task's builders and source formats, then exit.")
 @format_option
 @quiet_option
-def build(task_id, source_format, images, annotations, path, out, n, seed, exclude_images, blink_val, wording, list_,
+def build(task, source_format, images, annotations, path, out, n, seed, exclude_images, blink_val, wording, list_,
           fmt, quiet):
     """Build a BLINK-style training set from a public source dataset in its official layout.
 
@@ -254,11 +255,13 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
         table = Table(title="Builders (tasks build TASK --from FORMAT)", title_justify="left")
         for col in ("task", "from", "status", "reads", "note"):
             table.add_column(col, overflow="fold")
+        command = click.get_current_context().command  # layouts and notes name build_task's parameters
         for r in rows:
-            table.add_row(r["task"], r["from"] or "-", r["status"], r["layout"] or "-", r["note"])
+            table.add_row(r["task"], r["from"] or "-", r["status"], as_flags(r["layout"] or "-", command),
+                          as_flags(r["note"], command))
         _console().print(table)
         return
-    given = (("TASK", task_id), ("--from", source_format), ("--out", out), ("--n", n))
+    given = (("TASK", task), ("--from", source_format), ("--out", out), ("--n", n))
     missing = [name for name, v in given if v is None]
     if missing:
         raise PGFSelectError(f"missing {', '.join(missing)}: give TASK --from FORMAT --out DIR --n N "
@@ -267,13 +270,13 @@ def build(task_id, source_format, images, annotations, path, out, n, seed, exclu
     kwargs = dict(images=images, annotations=annotations, path=path, exclude_images=exclude_images, wording=wording,
                   blink_val=blink_val)
     if quiet or fmt == "json":
-        result = build_task(task_id, source_format, out, n, seed, **kwargs)
+        result = build_task(task, source_format, out, n, seed, **kwargs)
     else:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
-            job = bar.add_task(f"building {task_id}", total=n)
-            result = build_task(task_id, source_format, out, n, seed, **kwargs,
+            job = bar.add_task(f"building {task}", total=n)
+            result = build_task(task, source_format, out, n, seed, **kwargs,
                                 progress=lambda done, total, what: bar.update(job, completed=done, total=total,
                                                                               description=what))
     if fmt == "json":
@@ -329,5 +332,5 @@ def import_(import_format, path, out, name, images, split_fractions, seed, answe
         sizes = ", ".join(f"{s} {n}" for s, n in result["split_sizes"].items())
         click.echo(f"imported {sum(result['split_sizes'].values())} items ({sizes}) as {result['answer_type']} "
                    f"task {result['task']}")
-        if result["hint"]:
-            click.echo(f"hint: {result['hint']}")
+        if result["hint"]:  # it names import_task's parameters (answer_type=choice): here, flags
+            click.echo(f"hint: {as_flags(result['hint'], click.get_current_context().command)}")

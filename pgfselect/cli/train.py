@@ -6,8 +6,7 @@ import click
 
 from ..errors import PGFSelectError
 from ..fileio import check_output
-from ..recipes.resolve import resolve
-from ..recipes.runner import RecipeRunner, recorded_hash, select_runs
+from ..recipes.runner import RecipeRunner
 from ..recipes.schema import load_recipe
 from ..wording import plural
 from .common import console, echo_json, format_option, quiet_option
@@ -44,29 +43,22 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
     if cache_dir:
         check_output(cache_dir, "--cache-dir", kind="folder", inputs={"RECIPE": recipe})
     loaded = load_recipe(recipe)
+    runner = RecipeRunner(loaded, out_dir, force=force, cache_dir=cache_dir, only=only or None,
+                          progress=not quiet and fmt != "json")
     if validate:
-        _validate(loaded, out_dir, force, fmt, quiet, only)
+        _print_validation(loaded, runner.validate(), fmt, quiet)
         return
     if not out_dir:
         raise PGFSelectError("--out FOLDER is required to train (or use --validate)")
 
-    summary = RecipeRunner(loaded, out_dir, force=force, cache_dir=cache_dir, only=only or None,
-                           progress=not quiet and fmt != "json").run()
+    summary = runner.run()
     if fmt == "json":
         echo_json(summary)
     elif not quiet:
         _print_summary(summary)
 
 
-def _validate(loaded, out_dir, force, fmt, quiet, only=()):
-    res = resolve(loaded, check_data=False)
-    if only:
-        res.runs = select_runs(res.runs, only)
-    if out_dir:
-        other = recorded_hash(out_dir)
-        if other is not None and other != res.recipe_hash and not force:
-            raise PGFSelectError(f"--out {out_dir!r} holds runs of a different recipe (hash {other}; this recipe "
-                                 f"is {res.recipe_hash})")
+def _print_validation(loaded, res, fmt, quiet):
     doc = {"valid": True, "recipe": loaded.source, **res.as_dict()}
     if fmt == "json":
         echo_json(doc)

@@ -21,7 +21,7 @@ from ..names import resolve
 from ..plan import MixturePlanner
 from ..predict import complete, suggest, with_all_sources
 from .config import MeasureConfig
-from .engine import measure
+from .engine import measure, pending
 
 
 def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: int, *, priors=(), budget="2k",
@@ -29,13 +29,13 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
                      show_progress: bool = True, log=print) -> dict:
     """Run the loop; returns the history (also written to ``OUT/adaptive.json``)."""
     if isinstance(max_finetunes, bool) or not isinstance(max_finetunes, int) or max_finetunes < 1:
-        raise PGFSelectError(f"--max-finetunes must be a whole number ≥ 1, got {max_finetunes!r}")
+        raise PGFSelectError(f"max_finetunes must be a whole number ≥ 1, got {max_finetunes!r}")
     target_id = resolve(target, cfg.tasks, "target")
     out_dir = Path(out_dir)
     measured = [s for s in (cfg.sources or []) if s != target_id]
     candidates = [t for t in cfg.tasks if t != target_id]
     if not measured and not priors:
-        raise PGFSelectError("adaptive measurement with nothing measured needs a prior (--prior MATRIX, e.g. "
+        raise PGFSelectError("with nothing measured, adaptive measurement needs a prior (priors=MATRIX, e.g. "
                              "published:qwen2.5-vl-3b) or some first sources in the config's `sources`")
     history, previous, stable = [], None, 0
     while True:
@@ -58,7 +58,7 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
         left = [c for c in candidates if c not in measured]
         reason = None
         if new >= max_finetunes:
-            reason = f"reached --max-finetunes {max_finetunes}"
+            reason = f"reached max_finetunes={max_finetunes}"
         elif not left:
             reason = "every source is measured"
         elif measured and stable >= patience:
@@ -78,6 +78,16 @@ def measure_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: in
         if reason is not None:
             log(f"adaptive: stopped: {reason}")
             return doc
+
+
+def pending_adaptive(cfg: MeasureConfig, out_dir, target: str, max_finetunes: int) -> dict:
+    """What :func:`measure_adaptive` would do, found by reading only: :func:`~.engine.pending`
+    of its first round (the config's sources, the target left out), and ``at_most_more``, the
+    most finetunes the loop may add after it."""
+    target_id = resolve(target, cfg.tasks, "target")
+    first = pending(cfg.model_copy(update={"sources": [s for s in (cfg.sources or []) if s != target_id]}), out_dir)
+    return {"config_hash": first["config_hash"], "adaptive": True, "target": target_id, "max_finetunes": max_finetunes,
+            "at_most_more": max_finetunes * len(cfg.seeds), **first}
 
 
 def plan_settled(plan: dict | None, previous: dict | None) -> bool:

@@ -96,5 +96,5 @@ class CellCache:
             raise PGFSelectError(
                 f"output folder {str(self.out_dir)!r} holds cells of another config (hash {others[0]}; this "
                 f"config is {self.config_hash}: the config, a task's data or generator version, or the prompt "
-                "version changed); use a new --out folder, or pass --force to measure this config there too "
+                "version changed); use a new folder, or force=True to measure this config there too "
                 "(the other cells are kept aside and never reused)")

@@ -65,6 +65,16 @@ def cells_of(cfg: MeasureConfig) -> list[Cell]:
     return [Cell(None, None)] + [Cell(src, seed) for seed in cfg.seeds for src in cfg.source_tasks]
 
 
+def pending(cfg: MeasureConfig, out_dir: str | Path) -> dict:
+    """What :func:`measure` would compute in ``out_dir``, found by reading only (``measure
+    --dry-run``): the config hash, how many cells, ``to_run`` (the cells not finished yet, as
+    text) and how many are ``reusable``."""
+    cache = CellCache(out_dir, cfg.config_hash())
+    cells = cells_of(cfg)
+    todo = [str(c) for c in cells if cache.get(c) is None]
+    return {"config_hash": cache.config_hash, "cells": len(cells), "to_run": todo, "reusable": len(cells) - len(todo)}
+
+
 def matrix_model_name(cfg: MeasureConfig) -> str:
     return cfg.model.path if cfg.model.is_tiny else Path(cfg.model.path).name
 
@@ -190,11 +200,11 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     start = time.perf_counter()
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise PGFSelectError(f"--out {str(out_dir)!r} is a file; give a folder")
+        raise PGFSelectError(f"out_dir {str(out_dir)!r} is a file; give a folder")
     chash = cfg.config_hash()
     cache = CellCache(out_dir, chash)
     cache.check_foreign(allow=force)
-    check_writable(out_dir, "--out")
+    check_writable(out_dir, "out_dir")
     cache_dir = Path(cache_dir or os.environ.get("PGFSELECT_CACHE_DIR") or out_dir)
     executor = executor or LocalExecutor()
     _write_config(cfg, out_dir)
@@ -249,7 +259,7 @@ def _adapter_route(cfg: MeasureConfig, out_dir: Path, executor) -> dict:
 
 
 def _write_config(cfg: MeasureConfig, out_dir: Path) -> None:
-    """The resolved config, at the top and beside its cells (a --force folder holds several)."""
+    """The resolved config, at the top and beside its cells (a folder measured with force=True holds several)."""
     text = yaml.safe_dump({"config_hash": cfg.config_hash(), **cfg.model_dump(mode="json")}, sort_keys=False)
     atomic_write(out_dir / "config.yaml", text)
     atomic_write(out_dir / "cells" / cfg.config_hash() / "config.yaml", text)

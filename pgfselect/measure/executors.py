@@ -85,7 +85,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise PGFSelectError("--executor ray needs Ray: pip install 'pgfselect[ray]'") from None
+            raise PGFSelectError("the Ray executor (executor=ray) needs Ray: pip install 'pgfselect[ray]'") from None
         if not ray.is_initialized():
             kwargs = dict(address=self.address, include_dashboard=False, log_to_driver=False,
                           configure_logging=False)
@@ -107,7 +107,7 @@ class RayExecutor:
                             runtime_env={"env_vars": task_environment()})(fn)
         pending = {remote.remote(job): job for job in jobs}
         # Ray prints its notices of dead workers on the driver's stdout; stdout is for results
-        # (--format json), so they go to stderr while the cells run.
+        # (JSON with --format json), so they go to stderr while the cells run.
         redirect = contextlib.redirect_stdout(sys.stderr)
         redirect.__enter__()
         try:
@@ -143,11 +143,12 @@ def _retried(cause: BaseException) -> bool:
     return isinstance(cause, CellOutOfMemory)
 
 
-def make_executor(name: str, address: str | None = None, **kwargs):
-    if name == "local":
+def make_executor(executor: str, address: str | None = None, **kwargs):
+    """The executor named ``executor`` ("local" or "ray"; ``address`` and ``kwargs`` are Ray's)."""
+    if executor == "local":
         if address:
-            raise PGFSelectError("--address applies only to --executor ray")
+            raise PGFSelectError("address applies only to executor=ray")
         return LocalExecutor()
-    if name == "ray":
+    if executor == "ray":
         return RayExecutor(address=address, **kwargs)
-    raise PGFSelectError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
+    raise PGFSelectError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")

@@ -125,7 +125,7 @@ class MixturePlanner(Estimator, Allocation):
         no_row = [t for t in matrix.targets if t not in matrix.sources and t not in self.targets_]
         if no_row:
             raise PGFSelectError(f"matrix {matrix.name or ''} has no rows for {', '.join(no_row)} (never "
-                                 "finetuned as sources); measure them or plan with --complete")
+                                 "finetuned as sources); measure them or predict them (completion=COMPLETER)")
         candidates = self._candidates(matrix)
         self.predicted_inputs_ = sorted({matrix.sources[i] for i in candidates
                                          if predicted[i, tcols].any()})
@@ -265,7 +265,7 @@ class MixturePlanner(Estimator, Allocation):
             if (~matrix.measured[:, j] & ~col_undef & ~predicted[:, j]).any():
                 gaps = [matrix.sources[i] for i in np.flatnonzero(~matrix.measured[:, j] & ~col_undef)]
                 raise PGFSelectError(f"matrix {matrix.name or ''} has unmeasured cells towards {t} "
-                                     f"(sources: {', '.join(gaps)}); measure them or plan with --complete")
+                                     f"(sources: {', '.join(gaps)}); measure them or predict them (completion=COMPLETER)")
         if self.kappa > 0:
             used = se if self._mean_variance else unc
             if np.isnan(used[:, tcols]).all():
@@ -297,13 +297,13 @@ class MixturePlanner(Estimator, Allocation):
         for i, src in enumerate(matrix.sources):
             is_target = src in self.targets_
             if src in excl:
-                self.excluded_[src] = "excluded by --exclude"
+                self.excluded_[src] = "listed in exclude"
             elif direct and not is_target:
                 continue
             elif is_target and not direct and self.target_examples == 0:
-                self.excluded_[src] = "target's own data (allow: --target-examples N)"
+                self.excluded_[src] = "target's own data (allow: target_examples=N)"
             elif incl is not None and src not in incl and src not in fixed and not is_target:
-                self.excluded_[src] = "not in --include"
+                self.excluded_[src] = "not listed in include"
             elif matrix.undefined[i, tcols].any() and not (self.completion_ is not None):
                 self.excluded_[src] = "PGF undefined (target has no headroom)"
             else:
@@ -347,12 +347,12 @@ class MixturePlanner(Estimator, Allocation):
         for src, n in (self.fix or {}).items():
             match = [m for m in names if normalize(m) == normalize(str(src)) or m == src]
             if not match:
-                raise PGFSelectError(f"--fix source {src!r} is not a candidate source; candidates: {', '.join(names)}")
+                raise PGFSelectError(f"fix source {src!r} is not a candidate source; candidates: {', '.join(names)}")
             if match[0] in out:
                 raise PGFSelectError(f"fix gives source {match[0]} more than once (as {src!r} too)")
             n = parse_examples(n, f"fixed examples for {match[0]}")
             if n > caps[names.index(match[0])]:
-                raise PGFSelectError(f"--fix {match[0]}={n} is above its {int(caps[names.index(match[0])])} available examples")
+                raise PGFSelectError(f"fix {match[0]}={n} is above its {int(caps[names.index(match[0])])} available examples")
             out[match[0]] = n
         return out
 

@@ -109,7 +109,7 @@ def fit_saturation(small: PGFMatrix, large: PGFMatrix, n_small: int | None = Non
     use = np.isfinite(a) & np.isfinite(b) & (b >= min_pgf)
     if use.sum() < 3:
         raise PGFSelectError(f"only {int(use.sum())} cells have a seed-mean PGF ≥ {min_pgf:g} at {n_large} examples "
-                             "and a value at both sizes; at least 3 are needed (lower --min-pgf or measure more sources)")
+                             f"and a value at both sizes; at least 3 are needed (lower min_pgf={min_pgf:g} or measure more sources)")
     a, b = a[use], b[use]
     ratio = float(a @ b / (b @ b))
     s, bound = invert_ratio(ratio, n_small, n_large)
@@ -131,7 +131,7 @@ def _examples(matrix: PGFMatrix, given: int | None, which: str) -> int:
         value = 0
     if value < 1:
         raise PGFSelectError(f"the {which} matrix records no training size (provenance examples_per_task); "
-                             f"give it (--n-{which} N)")
+                             f"give it (n_{which}=N)")
     return value
 
 

@@ -100,7 +100,7 @@ class MatrixCompleter(Estimator):
             label = f" {matrix.name or matrix.model}" if (matrix.name or matrix.model) else ""
             raise PGFSelectError(
                 f"matrix{label} has no measured off-diagonal cell: measure at least one source (one "
-                "finetune fills its row), or give a prior matrix (--prior published:qwen2.5-vl-3b)")
+                "finetune fills its row), or give a prior matrix (priors=published:qwen2.5-vl-3b)")
         level = None
         if q is not None:
             level = _prior_level(q, offdiag)

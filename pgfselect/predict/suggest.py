@@ -50,7 +50,7 @@ def suggest(matrix: PGFMatrix, target: str, n_finetunes: int, priors: Sequence[P
     t = _resolve_target(target, matrix, priors)
     skip = {resolve(x, matrix.sources, "source") for x in exclude}
     if isinstance(n_finetunes, bool) or not isinstance(n_finetunes, (int, np.integer)) or n_finetunes <= 0:
-        raise PGFSelectError(f"--finetunes must be a whole number ≥ 1, got {n_finetunes!r}")
+        raise PGFSelectError(f"n_finetunes must be a whole number ≥ 1, got {n_finetunes!r}")
     j = matrix.targets.index(t)
     measured = matrix.measured[:, j]
     if matrix.undefined[:, j].any() and not measured.any():
@@ -62,7 +62,7 @@ def suggest(matrix: PGFMatrix, target: str, n_finetunes: int, priors: Sequence[P
     n_measured = sum(1 for i, s in enumerate(matrix.sources) if s != t and measured[i])
     if n_finetunes > len(candidates):
         raise PGFSelectError(
-            f"--finetunes {n_finetunes} is more than the {len(candidates)} source(s) available for {t} "
+            f"n_finetunes {n_finetunes} is more than the {len(candidates)} source(s) available for {t} "
             f"({n_other} sources other than the target, {n_measured} already measured"
             f"{f', {len(skip - {t})} excluded' if skip else ''})")
     if completer is not None and (completer.sources_, completer.targets_) != (matrix.sources, matrix.targets):

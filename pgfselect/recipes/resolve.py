@@ -327,13 +327,13 @@ class _TrainSizes:
     def report(self) -> None:
         if self.unchecked:
             self.warnings.append(f"available examples not checked for {', '.join(self.unchecked)} (BLINK from the "
-                                 "hub: --validate downloads nothing; set PGFSELECT_BLINK_DIR to a local copy)")
+                                 "hub: validation downloads nothing; set PGFSELECT_BLINK_DIR to a local copy)")
 
     def size(self, task_id: str) -> int | None:
         if task_id not in self._cache:
             task = self.recipe.task(task_id)
             if not self.strict and task.source == "blink" and getattr(task, "local_path", None) is None:
-                # --validate stays fast and offline: it never downloads BLINK to count its items.
+                # Validation (check_data=False) stays fast and offline: it never downloads BLINK to count its items.
                 self.unchecked.append(task_id)
                 self._cache[task_id] = None
                 return None

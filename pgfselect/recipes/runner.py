@@ -16,7 +16,7 @@ A run is built in a temporary folder and renamed into place when complete, so a 
 either finished or absent; a rerun reuses every finished run whose recipe hash matches. The hash
 covers everything that changes a run's numbers except the seeds and the list of baselines, so
 adding seeds or baselines to a finished folder reuses what is there; any other change is refused
-(``--force`` recomputes into the folder).
+(``force=True`` recomputes into the folder).
 """
 
 from __future__ import annotations
@@ -48,36 +48,54 @@ def resolve_runs(loaded: LoadedRecipe, check_data: bool = False) -> Resolution:
 class RecipeRunner:
     """Train and score every run of a recipe into ``out_dir`` (resumable).
 
-    ``only``: strategies to run (default all); ``cache_dir``: where built tiny bases are kept
+    ``out_dir``: needed to train, optional for :meth:`validate`; ``only``: strategies to run
+    (default all); ``cache_dir``: where built tiny bases are kept
     (default ``$PGFSELECT_CACHE_DIR``, else ``out_dir``); ``progress``: show a rich progress bar.
     After :meth:`run`: ``resolution_``, ``summary_``.
     """
 
-    def __init__(self, loaded: LoadedRecipe, out_dir, *, force: bool = False, cache_dir=None, only=None,
+    def __init__(self, loaded: LoadedRecipe, out_dir=None, *, force: bool = False, cache_dir=None, only=None,
                  progress: bool = True):
         self.loaded = loaded
-        self.out_dir = Path(out_dir)
+        self.out_dir = None if out_dir is None else Path(out_dir)
         self.force = force
         self.cache_dir = cache_dir
         self.only = only
         self.progress = progress
 
     # ------------------------------------------------------------------ checks (before any output)
+    def validate(self) -> Resolution:
+        """What ``pgfselect train --validate`` checks: resolve the runs without reading any task
+        data, select ``only`` and, when ``out_dir`` is given, check it as :meth:`prepare` does.
+        Writes and creates nothing. Sets ``selected_``; the resolution returned lists only the
+        selected runs (what would run)."""
+        res = resolve(self.loaded, check_data=False)
+        res.runs = self.selected_ = select_runs(res.runs, self.only)
+        if self.out_dir is not None:
+            self._check_out_dir(res.recipe_hash)
+        return res
+
     def prepare(self) -> Resolution:
         """Resolve the runs and check the output folder; writes nothing. Sets ``selected_``."""
+        if self.out_dir is None:
+            raise PGFSelectError("out_dir is required to train (validate() checks a recipe without one)")
         res = resolve(self.loaded, check_data=True)
         self.selected_ = select_runs(res.runs, self.only)
+        self._check_out_dir(res.recipe_hash)
+        check_writable(self.out_dir, "out_dir")
+        return res
+
+    def _check_out_dir(self, recipe_hash: str) -> None:
+        """``out_dir`` is new, empty, or holds this recipe's runs (another recipe's with ``force``)."""
         out = self.out_dir
         if out.exists() and not out.is_dir():
-            raise PGFSelectError(f"--out {str(out)!r} is a file; give a folder")
+            raise PGFSelectError(f"out_dir {str(out)!r} is a file; give a folder")
         other = recorded_hash(out)
-        if other is not None and other != res.recipe_hash and not self.force:
-            raise PGFSelectError(f"--out {str(out)!r} holds runs of a different recipe (hash {other}; this recipe is "
-                                 f"{res.recipe_hash}); use a new folder, or --force to recompute into it")
+        if other is not None and other != recipe_hash and not self.force:
+            raise PGFSelectError(f"out_dir {str(out)!r} holds runs of a different recipe (hash {other}; this recipe is "
+                                 f"{recipe_hash}); use a new folder, or force=True to recompute into it")
         if other is None and out.is_dir() and any(out.iterdir()) and not self.force:
-            raise PGFSelectError(f"--out {str(out)!r} is not empty and holds no pgfselect recipe; use a new folder")
-        check_writable(out, "--out")
-        return res
+            raise PGFSelectError(f"out_dir {str(out)!r} is not empty and holds no pgfselect recipe; use a new folder")
 
     def finished(self, run: RunSpec, recipe_hash: str) -> dict | None:
         try:
@@ -209,10 +227,10 @@ def select_runs(runs: list[RunSpec], only) -> list[RunSpec]:
     try:
         wanted = {canonical_strategy(s) for s in only}
     except ValueError as exc:
-        raise PGFSelectError(f"--only: {exc}") from None
+        raise PGFSelectError(f"only: {exc}") from None
     missing = wanted - {r.strategy for r in runs}
     if missing:
-        raise PGFSelectError(f"--only {', '.join(sorted(missing))}: not a strategy of this recipe "
+        raise PGFSelectError(f"only {', '.join(sorted(missing))}: not a strategy of this recipe "
                              f"({', '.join(dict.fromkeys(r.strategy for r in runs))})")
     return [r for r in runs if r.strategy in wanted]
 

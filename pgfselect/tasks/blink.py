@@ -97,10 +97,10 @@ class BlinkTask(Task):
                 if unreachable is not None:
                     raise PGFSelectError(f"cannot load {BLINK_HUB_ID} config {self.name}: no access to the hub "
                                          f"({unreachable}) and no cached copy; for an offline copy pass "
-                                         f"--blink-dir (local_path) or set {BLINK_DIR_ENV}") from None
+                                         f"local_path=DIR or set {BLINK_DIR_ENV}") from None
                 raise PGFSelectError(f"cannot load {BLINK_HUB_ID} config {self.name} (revision {revision}) "
                                      f"from the hub: {first_line(exc)}; "
-                                     f"for an offline copy pass local_path or set {BLINK_DIR_ENV}") from None
+                                     f"for an offline copy pass local_path=DIR or set {BLINK_DIR_ENV}") from None
             return ds, f"{BLINK_HUB_ID}/{self.name}@{revision}"
         return _load_local(self.local_path, self.name, datasets)
 

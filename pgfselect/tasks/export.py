@@ -35,10 +35,10 @@ def export_items(task: Task, split: str, n: int | None, seed: int, out: str | os
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "items.jsonl").is_file())):
-        raise PGFSelectError(f"output {str(out)!r} exists and is not an earlier export (no items.jsonl); "
+        raise PGFSelectError(f"out {str(out)!r} exists and is not an earlier export (no items.jsonl); "
                              "choose a new or empty folder")
     items = task.items(split, n, seed)
-    check_writable(out.parent, "export")
+    check_writable(out.parent, "out")
     with staged_folder(out) as tmp:
         (tmp / "images").mkdir()
         lines = []

@@ -51,12 +51,12 @@ class Context:
     dataset_version: str | None = None  # as the dataset's own files state it (COCO info.version), if they do
 
     def need(self, name: str, what: str) -> Path:
-        """The input ``--NAME`` (checked to exist); ``what`` says what it must hold."""
+        """The input ``name`` (checked to exist); ``what`` says what it must hold."""
         value = getattr(self, name)
         if value is None:
-            raise PGFSelectError(f"--{name} is required for this builder: {what}")
+            raise PGFSelectError(f"{name} is required for this builder: {what}")
         if not value.exists():
-            raise PGFSelectError(f"--{name} {str(value)!r} does not exist; it must be {what}")
+            raise PGFSelectError(f"{name} {str(value)!r} does not exist; it must be {what}")
         return value
 
     def record_file(self, path: Path) -> None:
@@ -84,11 +84,11 @@ class Context:
 @dataclass(frozen=True)
 class Builder:
     task: str  # BLINK config name
-    fmt: str  # the --from value
+    fmt: str  # the source format (build_task's source_format, the CLI's --from)
     status: str  # faithful: source and construction as BLINK's; unconfirmed: see `note`
     needs: tuple[str, ...]  # required inputs among INPUTS
     dataset: str  # the source dataset, as recorded in each item's source
-    layout: str  # what the inputs must hold (shown by --list and in errors)
+    layout: str  # what the inputs must hold, as build_task's parameters: "images=..." (shown by --list and in errors)
     cites: str  # the official loader / README the reader follows
     note: str  # what is not confirmed, or why it is faithful
     license: str
@@ -111,11 +111,11 @@ ABSENT: dict[str, str] = {
 
 
 def register(task: str, fmt: str, **kw):
-    """Decorator: register ``make`` as the builder of ``blink:TASK --from FMT``."""
+    """Decorator: register ``make`` as the builder of blink:TASK from source format ``fmt``."""
     def wrap(make):
         b = Builder(task=task, fmt=fmt, make=make, **kw)
         if b.status not in STATUSES or set(b.needs) - set(INPUTS) or (task, fmt) in BUILDERS:
-            raise ValueError(f"bad builder registration {task} --from {fmt}")
+            raise ValueError(f"bad builder registration {task} from {fmt}")
         BUILDERS[(task, fmt)] = b
         return make
     return wrap

@@ -21,8 +21,8 @@ from .draw import draw_boxes, limit_size
 from .prompts import CHOICES, plural, question
 
 COCO = dict(needs=("annotations", "images"), dataset="coco",
-            layout="--annotations instances_train2017.json (COCO) or lvis_v1_train.json (LVIS); "
-                   "--images the folder holding its images (train2017/)",
+            layout="annotations=instances_train2017.json (COCO) or lvis_v1_train.json (LVIS); "
+                   "images=the folder holding its images (train2017/)",
             license="annotations CC BY 4.0; images: Flickr terms of use (not redistributable)")
 MAX_COUNT = 10  # larger counts of COCO objects are rarely countable at a glance; BLINK's are small
 
@@ -58,9 +58,9 @@ def load_coco(ctx: Context) -> tuple[list[CocoImage], dict[int, str], Path]:
             else:
                 im.anns.append(a)
     except (OSError, json.JSONDecodeError) as exc:
-        raise PGFSelectError(f"--annotations {str(ann_path)!r}: cannot read JSON: {exc}") from None
+        raise PGFSelectError(f"annotations {str(ann_path)!r}: cannot read JSON: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
-        raise PGFSelectError(f"--annotations {str(ann_path)!r}: not COCO/LVIS instances format (images, "
+        raise PGFSelectError(f"annotations {str(ann_path)!r}: not COCO/LVIS instances format (images, "
                              f"annotations, categories): bad or missing field {exc}") from None
     ctx.record_file(ann_path)
     info = doc.get("info") if isinstance(doc.get("info"), dict) else {}

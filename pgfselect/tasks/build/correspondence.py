@@ -41,7 +41,7 @@ def _kps(value, where: str) -> list:
 
 
 @register("Semantic_Correspondence", "spair", status="unconfirmed", needs=("path",), dataset="spair-71k",
-          layout="--path the SPair-71k folder (JPEGImages/<category>/, PairAnnotation/trn/*.json)",
+          layout="path=the SPair-71k folder (JPEGImages/<category>/, PairAnnotation/trn/*.json)",
           cites="SPair-71k (cvlab.postech.ac.kr/research/SPair-71k/); DHPF/CATs-style loaders for the pair fields",
           note="BLINK's Semantic_Correspondence is derived from SPair-71k [C3, via LIVR]; the split BLINK used "
                "is UNCONFIRMED (only trn is read here) and the pair-file fields (src_imname, trg_imname, "
@@ -52,7 +52,7 @@ def spair(ctx: Context):
     root = ctx.need("path", "the SPair-71k folder")
     pairs = sorted((root / "PairAnnotation" / "trn").glob("*.json"))
     if not pairs:
-        raise PGFSelectError(f"--path {str(root)!r} has no PairAnnotation/trn/*.json (SPair-71k layout)")
+        raise PGFSelectError(f"path {str(root)!r} has no PairAnnotation/trn/*.json (SPair-71k layout)")
     for idx in ctx.visits(len(pairs)):
         where = str(pairs[idx])
         try:
@@ -100,19 +100,19 @@ def warp(H: np.ndarray, xy) -> tuple[float, float]:
 
 
 @register("Visual_Correspondence", "hpatches", status="faithful", needs=("path",), dataset="hpatches",
-          layout="--path hpatches-sequences-release/ (<seq>/1.ppm..6.ppm and H_1_2..H_1_6)",
+          layout="path=hpatches-sequences-release/ (<seq>/1.ppm..6.ppm and H_1_2..H_1_6)",
           cites="hpatches/hpatches-dataset README (sequence layout, H_1_k maps image 1 to image k)",
           note="BLINK's Visual_Correspondence is derived from HPatches [C3, via LIVR], as here: a REF point on "
                "image 1 warped through the ground-truth homography to image k is the answer; 3 distractors lie "
                "on image k, apart from it and each other. HPatches has no train split and BLINK used it: pass "
-               "--exclude-images with BLINK's images (whole sequences whose images match are then dropped "
+               "exclude_images=DIR with BLINK's images (whole sequences whose images match are then dropped "
                "image by image; check the recorded sequences)",
           license="HPatches: UNCONFIRMED")
 def hpatches(ctx: Context):
     root = ctx.need("path", "the hpatches-sequences-release folder")
     seqs = sorted(p for p in root.iterdir() if p.is_dir() and (p / "1.ppm").is_file())
     if not seqs:
-        raise PGFSelectError(f"--path {str(root)!r} has no <seq>/1.ppm folders (hpatches-sequences-release layout)")
+        raise PGFSelectError(f"path {str(root)!r} has no <seq>/1.ppm folders (hpatches-sequences-release layout)")
     for idx in ctx.visits(len(seqs)):
         seq = seqs[idx]
         targets = [k for k in range(2, 7) if (seq / f"{k}.ppm").is_file() and (seq / f"H_1_{k}").is_file()]

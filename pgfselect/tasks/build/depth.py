@@ -87,7 +87,7 @@ DEPTH_NOTE = ("BLINK's Relative_Depth source is UNCONFIRMED (DIW is a recollecti
 
 
 @register("Relative_Depth", "depth-pairs", status="unconfirmed", needs=("images", "path"), dataset="depth-pairs",
-          layout="--images a folder of RGB images; --path a folder of depth maps with the same relative names "
+          layout="images=a folder of RGB images; path=a folder of depth maps with the same relative names "
                  "(.npy float, or 16-bit .png; larger = farther; 0 = missing)",
           cites="NYU Depth v2 labelled set (depths in metres; see ../shared/notes/blink-sources.md section 8)",
           note=DEPTH_NOTE, license="that of the depth dataset")
@@ -109,7 +109,7 @@ def depth_pairs(ctx: Context):
 
 
 @register("Relative_Depth", "nyu", status="unconfirmed", needs=("path", "annotations"), dataset="nyu-depth-v2",
-          layout="--path nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5); --annotations splits.mat (trainNdxs: "
+          layout="path=nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5); annotations=splits.mat (trainNdxs: "
                  "only the 795 training frames are used); needs h5py (pip install 'pgfselect[build]')",
           cites="NYU Depth v2 labelled set; the array layout read here (h5py: images N x 3 x W x H uint8, depths "
                 "N x W x H metres, the transpose of MATLAB's H x W x 3 x N) is UNCONFIRMED, from memory",
@@ -121,28 +121,29 @@ def nyu(ctx: Context):
     try:
         import h5py
     except ImportError:
-        raise PGFSelectError("--from nyu reads nyu_depth_v2_labeled.mat with h5py: pip install 'pgfselect[build]' "
-                             "(or write its frames out as image + depth pairs and use --from depth-pairs)") from None
+        raise PGFSelectError("source_format nyu reads nyu_depth_v2_labeled.mat with h5py: pip install "
+                             "'pgfselect[build]' (or write its frames out as image + depth pairs and use "
+                             "source_format=depth-pairs)") from None
     from PIL import Image
     from scipy.io import loadmat
 
     try:
         train = sorted(int(i) - 1 for i in np.ravel(loadmat(splits)["trainNdxs"]))  # MATLAB's 1-based indices
     except (OSError, ValueError, KeyError) as exc:
-        raise PGFSelectError(f"--annotations {str(splits)!r}: not NYU's splits.mat with trainNdxs: {exc}") from None
+        raise PGFSelectError(f"annotations {str(splits)!r}: not NYU's splits.mat with trainNdxs: {exc}") from None
     ctx.record_file(splits)
     try:
         fh = h5py.File(mat, "r")
     except OSError as exc:
-        raise PGFSelectError(f"--path {str(mat)!r}: not an HDF5 (MATLAB v7.3) file: {exc}") from None
+        raise PGFSelectError(f"path {str(mat)!r}: not an HDF5 (MATLAB v7.3) file: {exc}") from None
     with fh:
         images, depths = fh.get("images"), fh.get("depths")
         if images is None or depths is None or images.ndim != 4 or images.shape[1] != 3 \
                 or depths.shape != (images.shape[0], *images.shape[2:]):
-            raise PGFSelectError(f"--path {str(mat)!r}: expected datasets images (N x 3 x W x H) and depths "
+            raise PGFSelectError(f"path {str(mat)!r}: expected datasets images (N x 3 x W x H) and depths "
                                  f"(N x W x H); got {images and images.shape} and {depths and depths.shape}")
         if images.shape[2] <= images.shape[3]:  # NYU frames are 640 wide, 480 tall: W x H must be landscape
-            raise PGFSelectError(f"--path {str(mat)!r}: images are {images.shape[2]} x {images.shape[3]} after "
+            raise PGFSelectError(f"path {str(mat)!r}: images are {images.shape[2]} x {images.shape[3]} after "
                                  "undoing MATLAB's transpose, not landscape as NYU's 640 x 480 frames; the file's "
                                  "layout is not the one this reader knows")
         train = [i for i in train if 0 <= i < images.shape[0]]

@@ -17,10 +17,10 @@ JIGSAW_WIDTH = 400  # LIVR's canvas: 400 x h, h in [170, 230] (LIVR appendix A.2
 def folder_images(ctx: Context, name: str, what: str, at_least: int = 1) -> tuple[Path, list[Path]]:
     folder = ctx.need(name, what)
     if not folder.is_dir():
-        raise PGFSelectError(f"--{name} {str(folder)!r} is not a folder; it must be {what}")
+        raise PGFSelectError(f"{name} {str(folder)!r} is not a folder; it must be {what}")
     files = list_images(folder)
     if len(files) < at_least:
-        raise PGFSelectError(f"--{name} {str(folder)!r} holds {len(files)} image file(s); this builder needs at "
+        raise PGFSelectError(f"{name} {str(folder)!r} holds {len(files)} image file(s); this builder needs at "
                              f"least {at_least} (.png, .jpg, .jpeg, .ppm, .bmp, .webp, .tif)")
     return folder, files
 
@@ -30,7 +30,7 @@ def _rel(folder: Path, p: Path) -> str:
 
 
 @register("Jigsaw", "images", status="unconfirmed", needs=("images",), dataset="images",
-          layout="--images a folder of photographs (any depth; e.g. COCO train2017/, disjoint from BLINK's TARA)",
+          layout="images=a folder of photographs (any depth; e.g. COCO train2017/, disjoint from BLINK's TARA)",
           cites="LIVR (arXiv 2512.21218) appendix A.2 for the crop and distractor recipe",
           note="BLINK built Jigsaw from TARA [C3], whose layout was not checked; any photo folder works. The "
                "missing lower-right quadrant and the prompt are BLINK's; the 400 x h canvas and the distractor "
@@ -83,7 +83,7 @@ def _distractor(gold, pw, ph, width, height, rng, tries: int = 100):
 
 @register("Forensic_Detection", "real-generated", status="unconfirmed", needs=("images", "path"),
           dataset="real + generated image folders",
-          layout="--images a folder of real photographs; --path a folder of generated (AI) images",
+          layout="images=a folder of real photographs; path=a folder of generated (AI) images",
           cites="BLINK README (Disclaimers): its forensic images were collected by hand from online search",
           note="BLINK has no source dataset to reuse: it hand-collected real and generated images, and its "
                "generators are UNCONFIRMED. One real photo and three generated images per item, in random "

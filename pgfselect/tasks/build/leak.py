@@ -48,10 +48,10 @@ def _parquet_hashes(path: Path) -> list[int]:
     try:
         table = pq.read_table(path)
     except Exception as exc:
-        raise PGFSelectError(f"--exclude-images {str(path)!r}: cannot read parquet: {exc}") from None
+        raise PGFSelectError(f"exclude_images {str(path)!r}: cannot read parquet: {exc}") from None
     cols = [c for c in table.column_names if c.startswith("image")]
     if not cols:
-        raise PGFSelectError(f"--exclude-images {str(path)!r}: no image columns (expected image_1..image_4)")
+        raise PGFSelectError(f"exclude_images {str(path)!r}: no image columns (expected image_1..image_4)")
     out = []
     for col in cols:
         for i, cell in enumerate(table.column(col).to_pylist()):
@@ -66,7 +66,7 @@ def load_exclusions(path: str | Path, progress=None) -> np.ndarray:
     silently let leaks through."""
     path = Path(path)
     if not path.exists():
-        raise PGFSelectError(f"--exclude-images {str(path)!r} does not exist; give a folder of BLINK images "
+        raise PGFSelectError(f"exclude_images {str(path)!r} does not exist; give a folder of BLINK images "
                              "or BLINK parquet files")
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     hashes: list[int] = []
@@ -79,7 +79,7 @@ def load_exclusions(path: str | Path, progress=None) -> np.ndarray:
         if progress:
             progress(k, len(files))
     if not hashes:
-        raise PGFSelectError(f"--exclude-images {str(path)!r} holds no images or parquet files "
+        raise PGFSelectError(f"exclude_images {str(path)!r} holds no images or parquet files "
                              f"(allowed: {', '.join(IMAGE_SUFFIXES)}, .parquet)")
     return np.array(hashes, dtype=np.uint64)
 

@@ -14,7 +14,7 @@ DARKER = {"1": 0, "2": 1, "E": 2}
 
 
 @register("Relative_Reflectance", "iiw", status="unconfirmed", needs=("path",), dataset="iiw",
-          layout="--path the IIW data/ folder: <photo_id>.png + <photo_id>.json judgements",
+          layout="path=the IIW data/ folder: <photo_id>.png + <photo_id>.json judgements",
           cites="seanbell/intrinsic bell2014/judgements.py (intrinsic_points, intrinsic_comparisons)",
           note="BLINK Relative_Reflectance is built on IIW [C3, via LIVR]. The mapping darker '1' -> A is darker, "
                "'2' -> B, 'E' -> About the same is inferred (UNCONFIRMED), and BLINK's filter on darker_score is "
@@ -25,7 +25,7 @@ def iiw(ctx: Context):
     root = ctx.need("path", "the IIW data/ folder of <photo_id>.png + <photo_id>.json")
     photos = sorted(p for p in root.glob("*.json") if p.with_suffix(".png").is_file())
     if not photos:
-        raise PGFSelectError(f"--path {str(root)!r} has no <photo_id>.json with a matching <photo_id>.png (IIW layout)")
+        raise PGFSelectError(f"path {str(root)!r} has no <photo_id>.json with a matching <photo_id>.png (IIW layout)")
     for idx in ctx.visits(len(photos)):
         jpath = photos[idx]
         try:

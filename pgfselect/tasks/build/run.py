@@ -37,19 +37,20 @@ def resolve_task(task: str) -> str:
     return resolve(name if sep else source, BLINK_TASKS, "BLINK task")
 
 
-def get_builder(task: str, fmt: str) -> Builder:
+def get_builder(task: str, source_format: str) -> Builder:
     name = resolve_task(task)
     if name in ABSENT:
         raise PGFSelectError(f"blink:{name} has no builder: {ABSENT[name]}")
     formats = sorted(f for t, f in BUILDERS if t == name)
-    if (name, fmt) not in BUILDERS:
-        raise PGFSelectError(f"--from {fmt!r} is not a source format of blink:{name}; allowed: {', '.join(formats)}")
-    return BUILDERS[(name, fmt)]
+    if (name, source_format) not in BUILDERS:
+        raise PGFSelectError(f"source_format {source_format!r} is not a source format of blink:{name}; allowed: "
+                             f"{', '.join(formats)}")
+    return BUILDERS[(name, source_format)]
 
 
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / BUILD_MARK).is_file())):
-        raise PGFSelectError(f"--out {str(out)!r} exists and is not an earlier build (no {BUILD_MARK}); "
+        raise PGFSelectError(f"out {str(out)!r} exists and is not an earlier build (no {BUILD_MARK}); "
                              "choose a new or empty folder")
 
 
@@ -95,10 +96,12 @@ def _val_lines(tmp: Path, items: list[Item]) -> list[str]:
     return lines
 
 
-def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *, images=None,
+def build_task(task: str, source_format: str, out: str | os.PathLike, n: int, seed: int, *, images=None,
                annotations=None, path=None, exclude_images=None, wording: str = "question",
                blink_val=None, progress=None) -> dict:
-    """Build ``n`` items of BLINK task ``task`` from source format ``fmt`` into the folder ``out``.
+    """Build ``n`` items of BLINK task ``task`` from ``source_format`` (a builder's format, see
+    :func:`~.card.builder_rows`) into the folder ``out``; ``images``, ``annotations``, ``path``: the
+    source dataset's inputs its builder reads.
 
     ``blink_val``: a local BLINK copy; its val items of the task become the folder's ``val``
     split, and it is the default ``exclude_images`` (every image under it, test included).
@@ -107,17 +110,18 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
     Returns a summary dict (also written to ``provenance.json``). Deterministic for the same inputs,
     ``n``, ``seed`` and exclusion set: byte-identical files with the same Pillow and numpy.
     """
-    b = get_builder(task, fmt)
+    b = get_builder(task, source_format)
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise PGFSelectError(f"--n {n!r} must be a positive number of items")
+        raise PGFSelectError(f"n {n!r} must be a positive number of items")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise PGFSelectError(f"--seed {seed!r} must be a non-negative integer")
+        raise PGFSelectError(f"seed {seed!r} must be a non-negative integer")
     if wording not in WORDINGS:
-        raise PGFSelectError(f"--wording {wording!r}; allowed: {', '.join(WORDINGS)}")
+        raise PGFSelectError(f"wording {wording!r}; allowed: {', '.join(WORDINGS)}")
     given = {"images": images, "annotations": annotations, "path": path}
     extra = [k for k, v in given.items() if v is not None and k not in b.needs]
     if extra:
-        raise PGFSelectError(f"--{extra[0]} does not apply to blink:{b.task} --from {b.fmt}; it reads: {b.layout}")
+        raise PGFSelectError(f"{extra[0]} does not apply to blink:{b.task} with source_format={b.fmt}; it reads: "
+                             f"{b.layout}")
     out = Path(out)
     _check_out(out)
     ctx = Context(**{k: Path(v) if v is not None else None for k, v in given.items()},
@@ -129,7 +133,7 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
         exclude_images = blink_val  # a build evaluated on BLINK val must not train on BLINK's images
     hashing = (lambda done, total: progress(done, total, "hashing BLINK images")) if progress else None
     guard = LeakGuard(load_exclusions(exclude_images, hashing) if exclude_images is not None else None)
-    check_writable(out.parent, "build output")
+    check_writable(out.parent, "out")
     meta = blink_meta(b.task)
     started = time.perf_counter()
     with staged_folder(out) as tmp:
@@ -154,9 +158,11 @@ def build_task(task: str, fmt: str, out: str | os.PathLike, n: int, seed: int, *
                 break
         if len(lines) < n:
             skips = "; ".join(f"{k}: {v}" for k, v in sorted(ctx.skipped.items())) or "none"
-            raise PGFSelectError(f"blink:{b.task} --from {b.fmt}: only {len(lines)} of --n {n} items could be built "
-                                 f"from {seen} candidates ({dropped_items} dropped by --exclude-images; skipped "
-                                 f"visits of source records: {skips}); lower --n or give more source data")
+            guard_drops = f"{dropped_items} dropped by exclude_images={exclude_images}" if exclude_images is not None \
+                else "no leak guard"
+            raise PGFSelectError(f"blink:{b.task} with source_format={b.fmt}: only {len(lines)} of n={n} items could "
+                                 f"be built from {seen} candidates ({guard_drops}; skipped visits of source records: "
+                                 f"{skips}); lower n={n} or give more source data")
         val_lines = _val_lines(tmp, val_items)
         seconds = time.perf_counter() - started
         name = re.sub(r"[^A-Za-z0-9_.\-]", "-", f"blink-{b.task}-{b.fmt}-s{seed}")

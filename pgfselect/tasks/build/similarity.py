@@ -46,19 +46,19 @@ def _triplets(ctx: Context, records: list[tuple[Path, str]], root: Path, dataset
 
 
 @register("Art_Style", "imagefolder", needs=("images",), dataset="imagefolder",
-          layout="--images ROOT/<class>/<image> (one folder per style, e.g. ArtBench-10's train/)",
+          layout="images=ROOT/<class>/<image> (one folder per style, e.g. ArtBench-10's train/)",
           cites="torchvision ImageFolder convention (class = folder name); ArtBench-10 ships this layout",
           license="that of the images given (ArtBench-10/WikiArt: non-commercial research)", **ART)
 def art_imagefolder(ctx: Context):
     root = ctx.need("images", "ROOT/<class>/<image> folders")
     records = [(p, p.relative_to(root).parts[0]) for p in list_images(root) if len(p.relative_to(root).parts) > 1]
     if not records:
-        raise PGFSelectError(f"--images {str(root)!r} has no class folders with images (expected ROOT/<class>/<image>)")
+        raise PGFSelectError(f"images {str(root)!r} has no class folders with images (expected ROOT/<class>/<image>)")
     yield from _triplets(ctx, records, root, "imagefolder")
 
 
 @register("Art_Style", "wikiart", needs=("path", "annotations"), dataset="wikiart",
-          layout="--path the WikiArt folder (one subfolder per style); --annotations Style_train.csv "
+          layout="path=the WikiArt folder (one subfolder per style); annotations=Style_train.csv "
                  "(rows path,class_index; Style_class.txt beside it names the classes, optional)",
           cites="cs-chan/ArtGAN 'WikiArt Dataset/README.md'",
           license="WikiArt: non-commercial research only, subject to WikiArt.org terms", **ART)
@@ -98,7 +98,7 @@ P_MEANS = {"right_vote": True, "left_vote": False}
 
 
 @register("Visual_Similarity", "nights", needs=("path",), dataset="nights", status="unconfirmed",
-          layout="--path the nights/ folder (data.csv, ref/, distort/) from dreamsim's dataset/download_dataset.sh",
+          layout="path=the nights/ folder (data.csv, ref/, distort/) from dreamsim's dataset/download_dataset.sh",
           cites="ssundaram21/dreamsim dataset/README.md and dataset/dataset.py",
           note="BLINK's Visual_Similarity shares NIGHTS' source [C3, via LIVR]. Rows are read as dreamsim's loader "
                "does (votes >= 6, split == train; columns by index: 2 = p, 4 = ref, 5 = left, 6 = right). "
@@ -110,7 +110,7 @@ def nights(ctx: Context):
     root = ctx.need("path", "the nights/ folder holding data.csv")
     table = root / "data.csv"
     if not table.is_file():
-        raise PGFSelectError(f"--path {str(root)!r} has no data.csv; it must be the nights/ folder of NIGHTS")
+        raise PGFSelectError(f"path {str(root)!r} has no data.csv; it must be the nights/ folder of NIGHTS")
     ctx.record_file(table)
     with open(table, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))

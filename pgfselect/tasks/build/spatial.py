@@ -39,7 +39,7 @@ def parse_caption(caption: str, relation: str):
 
 
 @register("Spatial_Relation", "vsr", status="unconfirmed", needs=("annotations", "images"), dataset="vsr",
-          layout="--annotations data/splits/random/train.jsonl (VSR); --images the COCO 2017 images it names",
+          layout="annotations=data/splits/random/train.jsonl (VSR); images=the COCO 2017 images it names",
           cites="cambridgeltl/visual-spatial-reasoning data/README.md", note=SPATIAL_NOTE + "; label 1 -> yes, 0 -> no",
           license="VSR annotations: see the VSR repository's LICENSE (UNCONFIRMED); images: COCO (Flickr terms)")
 def vsr(ctx: Context):

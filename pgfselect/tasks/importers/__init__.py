@@ -26,21 +26,21 @@ def import_task(fmt: str, path: str, out: str, *, name: str | None = None, image
         raise PGFSelectError(f"unknown import format {fmt!r}; allowed: {', '.join(FORMATS)}")
     fractions = parse_fractions(split_fractions)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise PGFSelectError(f"--seed {seed!r} must be a non-negative integer")
+        raise PGFSelectError(f"seed {seed!r} must be a non-negative integer")
     if not 0 <= tolerance < 1:
-        raise PGFSelectError(f"--tolerance {tolerance!r} must be a relative tolerance in [0, 1)")
+        raise PGFSelectError(f"tolerance {tolerance!r} must be a relative tolerance in [0, 1)")
     out_path = Path(out)
     name = name or re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(path).stem).strip("-.") or "imported"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
-        raise PGFSelectError(f"--name {name!r}: letters, digits, '_', '.', '-' only, starting with a letter or digit")
+        raise PGFSelectError(f"name {name!r}: letters, digits, '_', '.', '-' only, starting with a letter or digit")
     images_dir = Path(images) if images else None
     if images_dir is not None and not images_dir.is_dir():
-        raise PGFSelectError(f"--images {images!r} is not a folder")
+        raise PGFSelectError(f"images {images!r} is not a folder")
     if fmt == "hf":
         records = hf.read(path, hf.parse_columns(columns), revision, hf_split)
     else:
         if columns:
-            raise PGFSelectError(f"--columns applies to the hf format, not {fmt}")
+            raise PGFSelectError(f"columns applies to the hf format, not {fmt}")
 
         src = Path(path)
         if fmt == "llava" and not src.is_file():

@@ -23,7 +23,7 @@ from ..export import png_bytes
 from ..loading import open_image, path_inside, to_pil
 from ..schema import ANSWER_TYPES, MAX_CHOICES, MAX_IMAGES, OPEN_INSTRUCTIONS, parse_answer, parse_number
 
-CLOSED_SET_HINT = 10  # at most this many distinct answers: offer them as choices (--answer-type choice)
+CLOSED_SET_HINT = 10  # at most this many distinct answers: offer them as choices (answer_type='choice')
 _IMAGE_TOKEN = re.compile(r"\s*<image>\s*")
 
 
@@ -84,7 +84,7 @@ def check_aliases(aliases, where: str) -> list[str]:
 def refuse_multi_turn(multi: list[str], total: int) -> None:
     if multi:
         raise PGFSelectError(f"{len(multi)} of {total} conversations are multi-turn (first: {multi[0]}); pgfselect "
-                             "scores one question per item: pass --split-turns to import each turn as an item")
+                             "scores one question per item: pass split_turns=True to import each turn as an item")
 
 
 def image_path(root: Path, rel, where: str) -> Path:
@@ -108,29 +108,29 @@ def column_image(value, root: Path, where: str):
 def decide_answer_type(records: list[Record], override: str | None) -> tuple[str, list[str] | None, str | None]:
     """(answer type, the closed set of options or None, a hint for the user or None)."""
     if override is not None and override not in ANSWER_TYPES:
-        raise PGFSelectError(f"--answer-type {override!r} is unknown; allowed: {', '.join(ANSWER_TYPES)}")
+        raise PGFSelectError(f"answer_type {override!r} is unknown; allowed: {', '.join(ANSWER_TYPES)}")
     for r in records:
         if r.answer is None or (isinstance(r.answer, str) and not r.answer.strip()):
             raise PGFSelectError(f"{r.where}: empty answer")
     if any(r.choices is not None for r in records):
         if override not in (None, "choice"):
-            raise PGFSelectError(f"--answer-type {override}: the items have choices; use choice (or drop the choices column)")
+            raise PGFSelectError(f"answer_type {override}: the items have choices; use choice (or drop the choices column)")
         return "choice", None, None
     answers = [str(r.answer).strip() for r in records]
     distinct = sorted(set(answers))
     if override == "choice":
         if not 2 <= len(distinct) <= MAX_CHOICES:
-            raise PGFSelectError(f"--answer-type choice: the items have {len(distinct)} distinct answers; "
+            raise PGFSelectError(f"answer_type choice: the items have {len(distinct)} distinct answers; "
                                  f"a closed set of 2-{MAX_CHOICES} becomes the options")
         return "choice", distinct, None
     numeric = all(parse_number(a) is not None for a in answers)
     if override == "number" and not numeric:
         bad = next(r for r, a in zip(records, answers) if parse_number(a) is None)
-        raise PGFSelectError(f"{bad.where}: answer {bad.answer!r} is not a number (--answer-type number)")
+        raise PGFSelectError(f"{bad.where}: answer {bad.answer!r} is not a number (answer_type=number)")
     kind = override or ("number" if numeric else "text")
     hint = None
     if kind == "text" and 2 <= len(distinct) <= CLOSED_SET_HINT and len(distinct) < len(records) / 2:
-        hint = (f"{len(distinct)} distinct answers ({', '.join(distinct)}): --answer-type choice makes them "
+        hint = (f"{len(distinct)} distinct answers ({', '.join(distinct)}): answer_type=choice makes them "
                 "the options of every item, scored by letter logits")
     return kind, None, hint
 
@@ -159,7 +159,7 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
     except ValueError:
         parts = ()
     if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1) > 1e-6:
-        raise PGFSelectError(f"--split-fractions {text!r} must be three non-negative numbers (train,val,test) "
+        raise PGFSelectError(f"split_fractions {text!r} must be three non-negative numbers (train,val,test) "
                              "summing to 1, e.g. 0.8,0.1,0.1")
     return parts
 
@@ -206,8 +206,8 @@ def write_task(records: list[Record], out: Path, *, name: str, fmt: str, source:
     splits = assign_splits(len(records), fractions, seed)
     lines = {s: [] for s in splits}
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PGFSelectError(f"--out {str(out)!r} exists and is not an empty folder; choose a new one")
-    check_writable(out.parent, "--out")
+        raise PGFSelectError(f"out {str(out)!r} exists and is not an empty folder; choose a new one")
+    check_writable(out.parent, "out")
     with staged_folder(out) as tmp:
         (tmp / "images").mkdir()
         for split, idx in splits.items():

@@ -1,5 +1,5 @@
 """Any ``datasets`` folder (``save_to_disk``, or parquet files) or a hub dataset at a pinned
-revision, mapped with ``--columns question=Q,answer=A,image=I[+I2],choices=C,id=ID``."""
+revision, mapped with ``columns="question=Q,answer=A,image=I[+I2],choices=C,id=ID"``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def parse_columns(text: str | None) -> dict[str, object]:
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in KEYS or not value.strip():
-            raise PGFSelectError(f"--columns entry {part!r} must be KEY=COLUMN with KEY one of {', '.join(KEYS)}")
+            raise PGFSelectError(f"columns entry {part!r} must be KEY=COLUMN with KEY one of {', '.join(KEYS)}")
         cols[key] = [v.strip() for v in value.split("+")] if key == "image" else value.strip()
     return cols
 
@@ -37,7 +37,7 @@ def _load(source: str, revision: str | None, split: str | None):
                     ds = datasets.Dataset.from_parquet(files)
             else:
                 if not revision:  # an unpinned hub id would import whatever is there today
-                    raise PGFSelectError(f"{source!r} is not a folder; a hub dataset id needs --revision COMMIT")
+                    raise PGFSelectError(f"{source!r} is not a folder; a hub dataset id needs revision=COMMIT")
                 ds = datasets.load_dataset(source, revision=revision, split=split)
         except PGFSelectError:
             raise
@@ -45,7 +45,7 @@ def _load(source: str, revision: str | None, split: str | None):
             raise PGFSelectError(f"{source}: cannot read dataset: {first_line(exc)}") from None
     if isinstance(ds, datasets.DatasetDict):
         if split is None:
-            raise PGFSelectError(f"{source} has splits {', '.join(ds)}; choose one with --hf-split")
+            raise PGFSelectError(f"{source} has splits {', '.join(ds)}; choose one with hf_split=SPLIT")
         if split not in ds:
             raise PGFSelectError(f"{source} has no split {split!r}; it has {', '.join(ds)}")
         ds = ds[split]
@@ -59,7 +59,7 @@ def read(source: str, columns: dict, revision: str | None = None, split: str | N
     missing = [c for c in wanted if c not in ds.column_names]
     if missing:
         raise PGFSelectError(f"{source}: no column(s) {', '.join(missing)}; it has {', '.join(ds.column_names)} "
-                             "(map them with --columns question=...,answer=...,image=...)")
+                             "(map them with columns=question=...,answer=...,image=...)")
     records = []
     for i, row in enumerate(ds):
         where = f"{source} row {i}"

@@ -1,5 +1,5 @@
 """LLaVA JSON: a list of ``{id, image | images, conversations: [{from, value}, ...]}``; image
-paths are relative to the images folder (``--images``, default the JSON file's folder)."""
+paths are relative to the images folder (``images``, default the JSON file's folder)."""
 
 from __future__ import annotations
 
