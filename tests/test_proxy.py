@@ -185,7 +185,7 @@ def test_merge_refuses_a_full_finetune_folder(folder, monkeypatch):
         return cfg.model_copy(update={"training": cfg.training.model_copy(update={"method": "full"})})
 
     monkeypatch.setattr(merge, "folder_config", as_full)
-    with pytest.raises(PGFSelectError, match="training.method full.*merges LoRA adapters; use --kind ensemble"):
+    with pytest.raises(PGFSelectError, match="training.method full.*merges LoRA adapters; use the ensemble proxy \(kind=ensemble\)"):
         merge_proxy(folder, {RD: 1}, CT)
 
 
@@ -199,8 +199,8 @@ def test_merge_refuses_a_full_finetune_folder(folder, monkeypatch):
     (["--mix", "RD", "-t", "CT"], "must be SOURCE=SHARE"),
     (["--mix", "RD=1", "-t", "nosuch"], "unknown target 'nosuch'"),
     (["--mix", "RD=1", "-t", "CT", "--kind", "nope"], "'nope' is not one of 'ensemble', 'merge'"),
-    (["--mix", "RD=1", "-t", "CT", "--kind", "merge", "--combination", "ties"], "needs --density in (0, 1]"),
-    (["--mix", "RD=1", "-t", "CT", "--kind", "merge", "--density", "0.5"], "--density applies to ties and dare_linear"),
+    (["--mix", "RD=1", "-t", "CT", "--kind", "merge", "--combination", "ties"], "needs --density D with D in (0, 1]"),
+    (["--mix", "RD=1", "-t", "CT", "--kind", "merge", "--density", "0.5"], "--density applies to combination ties and dare_linear"),
     (["--mix", "RD=1", "-t", "CT", "--density", "0.5"], "--density applies to --kind merge only"),
 ])
 def test_cli_refuses_bad_input_on_one_line(folder, capsys, args, says):

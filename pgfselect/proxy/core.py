@@ -25,14 +25,14 @@ def parse_mix(text: str | list[str] | tuple[str, ...]) -> dict[str, float]:
     for part in parts:
         name, sep, share = part.partition("=")
         if not sep or not name.strip() or not share.strip():
-            raise PGFSelectError(f"--mix {part!r} must be SOURCE=SHARE, e.g. counting=0.7,jigsaw=0.3")
+            raise PGFSelectError(f"mix {part!r} must be SOURCE=SHARE, e.g. counting=0.7,jigsaw=0.3")
         name = name.strip()
         if name in out:
-            raise PGFSelectError(f"--mix names {name!r} twice; give each source once")
+            raise PGFSelectError(f"mix names {name!r} twice; give each source once")
         try:
             out[name] = float(share)
         except ValueError:
-            raise PGFSelectError(f"--mix share {share.strip()!r} of {name} is not a number") from None
+            raise PGFSelectError(f"mix share {share.strip()!r} of {name} is not a number") from None
     return out
 
 
@@ -62,24 +62,24 @@ def resolve_mix(matrix_dir, mix: dict[str, float], target: str) -> Setup:
     evaluated tasks, shares finite and ≥ 0 with a positive sum (then normalised to 1)."""
     folder = Path(matrix_dir)
     if not folder.is_dir() or not (folder / "matrix.csv").is_file():
-        raise PGFSelectError(f"MATRIX_DIR {str(matrix_dir)!r} is not a measure folder (needs matrix.csv, "
-                             "predictions.csv and cells/ as `pgfselect measure --out DIR` writes them)")
+        raise PGFSelectError(f"matrix_dir {str(matrix_dir)!r} is not a measure folder (needs matrix.csv, "
+                             "predictions.csv and cells/ as `pgfselect measure` writes them)")
     matrix = load(folder)
     if matrix.correct_base is None or matrix.n_eval is None:
         raise PGFSelectError(f"{folder / 'matrix.csv'} has no correct counts; a proxy needs a measured folder's")
     if not mix:
-        raise PGFSelectError("--mix is empty; give SOURCE=SHARE pairs, e.g. counting=0.7,jigsaw=0.3")
+        raise PGFSelectError("mix is empty; give SOURCE=SHARE pairs, e.g. counting=0.7,jigsaw=0.3")
     shares: dict[str, float] = {}
     for name, share in mix.items():
         source = matrix.resolve_source(name)
         if source in shares:
-            raise PGFSelectError(f"--mix names source {source} twice ({name!r} is the same task)")
+            raise PGFSelectError(f"mix names source {source} twice ({name!r} is the same task)")
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or share < 0:
-            raise PGFSelectError(f"--mix share of {source} must be a finite number ≥ 0, got {share!r}")
+            raise PGFSelectError(f"mix share of {source} must be a finite number ≥ 0, got {share!r}")
         shares[source] = float(share)
     total = sum(shares.values())
     if total <= 0:
-        raise PGFSelectError(f"--mix shares sum to {total:g}; at least one must be positive")
+        raise PGFSelectError(f"mix shares sum to {total:g}; at least one must be positive")
     target_id = matrix.resolve_target(target)
     setup = Setup(folder, matrix, {s: w / total for s, w in shares.items() if w > 0}, target_id)
     j = setup.target_index

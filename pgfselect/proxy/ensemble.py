@@ -70,8 +70,8 @@ def _read_cells(setup: Setup) -> dict[tuple[str, str], list[dict]]:
             reader = csv.DictReader(fh)
             if "p" not in (reader.fieldnames or ()):
                 raise PGFSelectError(f"{path} has no option probabilities (column p; measured before they were "
-                                     "kept): rerun `pgfselect measure CONFIG --out DIR` on the folder, which reuses "
-                                     "every cell and rewrites predictions.csv with them")
+                                     "kept): rerun `pgfselect measure` with the folder's config into the folder, which "
+                                     "reuses every cell and rewrites predictions.csv with them")
             cells: dict[tuple[str, str], list[dict]] = {}
             for row in reader:
                 if row["target"] == setup.target and row["source"] in setup.mix and row["seed"]:
@@ -83,6 +83,6 @@ def _read_cells(setup: Setup) -> dict[tuple[str, str], list[dict]]:
             if not row["p"]:
                 raise PGFSelectError(f"target {setup.target} is scored by generation (answers of type number or "
                                      "text have no option probabilities): the ensemble proxy cannot mix it; "
-                                     "use --kind merge")
+                                     "use the merge proxy (kind=merge)")
             row["p"] = [float(x) for x in row["p"].split(";")]
     return cells

@@ -40,7 +40,7 @@ def merge_proxy(matrix_dir, mix: dict[str, float], target: str, *, combination: 
     if cfg.training.method == "full":
         raise PGFSelectError(f"{setup.folder} was measured with training.method full: each cell kept a whole "
                              "finetuned model, not a LoRA adapter, and the merge proxy merges LoRA adapters; "
-                             "use --kind ensemble")
+                             "use the ensemble proxy (kind=ensemble)")
     cache = CellCache(setup.folder, config_hash or cfg.config_hash())
     adapters = {seed: _adapters(setup, cache, seed) for seed in setup.matrix.seeds if setup.cells_exist(seed)}
     seeds = common_seeds(setup, lambda seed: adapters.get(seed) is not None)
@@ -60,13 +60,13 @@ def merge_proxy(matrix_dir, mix: dict[str, float], target: str, *, combination: 
 
 def _check_options(combination: str, density) -> None:
     if combination not in COMBINATIONS:
-        raise PGFSelectError(f"unknown --combination {combination!r}; valid: {', '.join(COMBINATIONS)}")
+        raise PGFSelectError(f"combination {combination!r} is unknown; valid: {', '.join(COMBINATIONS)}")
     if combination in NEEDS_DENSITY:
         if density is None or not 0 < density <= 1:
-            raise PGFSelectError(f"--combination {combination} needs --density in (0, 1] (the share of each "
+            raise PGFSelectError(f"combination {combination} needs density=D with D in (0, 1] (the share of each "
                                  f"adapter's weights kept), got {density!r}")
     elif density is not None:
-        raise PGFSelectError(f"--density applies to {' and '.join(NEEDS_DENSITY)}, not to {combination}")
+        raise PGFSelectError(f"density applies to combination {' and '.join(NEEDS_DENSITY)}, not to {combination}")
 
 
 def _adapters(setup, cache: CellCache, seed: str) -> list[Path] | None:
