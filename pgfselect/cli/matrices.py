@@ -10,7 +10,7 @@ import numpy as np
 from ..matrix import CITATION, DEFAULT_MATRIX, load, PUBLISHED
 from ..names import short_label
 from ..wording import plural
-from .common import console, echo_json, format_option
+from .common import console, echo_json, format_option, grid_table
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,27 +83,18 @@ def show(matrix_spec, ci, fmt):
         echo_json({"matrix": m.name, "model": m.model, "seeds": list(m.seeds), "sources": list(m.sources),
                    "targets": list(m.targets), "cells": cells, "provenance": m.provenance})
         return
-    from rich.table import Table
-
+    def cell(i, j):
+        if not m.measured[i, j]:
+            return "undef" if m.undefined[i, j] else "·"
+        colour = "green" if mean[i, j] > 0 else "red"
+        text = f"[{colour}]{mean[i, j]:+.2f}[/{colour}]"
+        if ci and np.isfinite(lo[i, j]):
+            text += f"\n±{(hi[i, j] - lo[i, j]) / 2:.2f}"
+        return text
 
     model = f" ({m.model})" if m.model else ""
-    table = Table(title=f"{m.name}{model}: seed-mean PGF over {plural(len(m.seeds), 'seed')}, "
-                        f"row = source, column = target" + (", ± half-width of the 95% CI" if ci else ""), title_justify="left")
-    table.add_column("source")
-    for t in m.targets:
-        table.add_column(short_label(t, suite=False), justify="right")
-    for i, s in enumerate(m.sources):
-        cells = []
-        for j in range(len(m.targets)):
-            if not m.measured[i, j]:
-                cells.append("undef" if m.undefined[i, j] else "·")
-                continue
-            colour = "green" if mean[i, j] > 0 else "red"
-            text = f"[{colour}]{mean[i, j]:+.2f}[/{colour}]"
-            if ci and np.isfinite(lo[i, j]):
-                text += f"\n±{(hi[i, j] - lo[i, j]) / 2:.2f}"
-            cells.append(text)
-        table.add_row(short_label(s, suite=False), *cells)
+    table = grid_table(f"{m.name}{model}: seed-mean PGF over {plural(len(m.seeds), 'seed')}, row = source, column = "
+                       "target" + (", ± half-width of the 95% CI" if ci else ""), m.sources, m.targets, cell)
     con = console()
     con.print(table)
     legend = [f"{short_label(t, suite=False)} = {t}" for t in dict.fromkeys(m.sources + m.targets) if short_label(t, suite=False) != t]

@@ -12,7 +12,7 @@ from ..fileio import atomic_write, check_output
 from ..matrix import load
 from ..names import short_label
 from ..predict import empty_like, MatrixCompleter, suggest as suggest_sources, with_all_sources
-from .common import console, echo_json, quiet_option
+from .common import console, echo_json, grid_table, quiet_option
 
 prior_option = click.option(
     "--prior", "priors", multiple=True, metavar="MATRIX",
@@ -138,26 +138,19 @@ def _count(text) -> int:
 
 def _print_grid(c, name: str) -> None:
     """Sources × targets; measured cells plain, predicted ones italic with '~' and their ± std."""
-    from rich.table import Table
+    def cell(i, j):
+        if c.undefined_[i, j]:
+            return "[dim]undef[/dim]"
+        if c.measured_[i, j]:
+            return f"{c.mean_[i, j]:+.2f}"
+        return f"[italic yellow]~{c.mean_[i, j]:+.2f}\n±{c.std_[i, j]:.2f}[/italic yellow]"
 
     n_pred = int(c.predicted_.sum())
-    table = Table(title=f"completed PGF matrix {name}: {int(c.measured_.sum())} measured, {n_pred} predicted "
-                        f"(~mean ±std, 90% interval = mean ± 1.645·std)"
-                        + (f"; priors: {', '.join(c.priors_)}" if c.priors_ else ""),
-                  title_justify="left", show_lines=True)
-    table.add_column("source \\ target")
-    for t in c.targets_:
-        table.add_column(short_label(t, suite=False), justify="right")
-    for i, s in enumerate(c.sources_):
-        cells = []
-        for j in range(len(c.targets_)):
-            if c.undefined_[i, j]:
-                cells.append("[dim]undef[/dim]")
-            elif c.measured_[i, j]:
-                cells.append(f"{c.mean_[i, j]:+.2f}")
-            else:
-                cells.append(f"[italic yellow]~{c.mean_[i, j]:+.2f}\n±{c.std_[i, j]:.2f}[/italic yellow]")
-        table.add_row(f"{s} ({short_label(s, suite=False)})", *cells)
+    table = grid_table(f"completed PGF matrix {name}: {int(c.measured_.sum())} measured, {n_pred} predicted "
+                       f"(~mean ±std, 90% interval = mean ± 1.645·std)"
+                       + (f"; priors: {', '.join(c.priors_)}" if c.priors_ else ""),
+                       c.sources_, c.targets_, cell, corner="source \\ target",
+                       row_label=lambda s: f"{s} ({short_label(s, suite=False)})", show_lines=True)
     con = console()
     con.print(table)
     if c.alpha_ is not None:

@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from ..errors import PGFSelectError
-from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
+from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions, read_yaml_mapping
 from ..matrix import PGFMatrix
 from ..progress import Progress
 from ..tasks.schema import PROMPT_VERSION
@@ -273,12 +273,7 @@ def folder_config(out_dir: str | Path, config_hash: str | None = None) -> Measur
     path = out_dir / "cells" / str(config_hash) / "config.yaml"
     if not config_hash or not path.is_file():  # the top one is the last run's (checked below)
         path = out_dir / "config.yaml"
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise PGFSelectError(f"cannot read the measure config {str(path)!r}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict):
-        raise PGFSelectError(f"{str(path)!r} is not a measure config")
+    doc = read_yaml_mapping(path, "measure config", not_mapping="not a measure config")
     recorded = doc.pop("config_hash", None)
     cfg = validate_config(doc, MeasureConfig, where=str(path))
     if recorded and cfg.config_hash() != recorded:
