@@ -24,7 +24,7 @@ SKIP = [
     (r"^pgfselect train (?!.*--validate)", "trains a recipe (covered by the slow recipe tests)"),
     (r"--blink-dir /data/BLINK", "needs a local BLINK copy"),
     (r"--executor ray|--address auto", "needs a Ray cluster"),
-    (r"^pgfselect proxy ", "needs a measured folder (predictions, adapters, a tiny base): tests/test_proxy.py "
+    (r"^pgfselect proxy |--mixture-model proxy:", "needs a measured folder (predictions, adapters, a tiny base): tests/test_proxy.py "
                            "measures one and runs the command on it"),
     (r"^pgfselect tasks build (?!--list)", "needs a downloaded source dataset (tests/test_tasks_build*.py build from "
                                            "fixtures in each official format)"),

@@ -25,7 +25,7 @@ from clirun import run_cli
 from pgfselect.cli import main
 from pgfselect.errors import PGFSelectError
 from pgfselect.matrix import load
-from pgfselect.proxy import ensemble_proxy, merge_proxy, parse_mix
+from pgfselect.proxy import ProxyResponse, ensemble_proxy, merge_proxy, parse_mix
 
 pytestmark = pytest.mark.slow  # trains a tiny grid first (about 30 s on a busy 2-core machine)
 
@@ -185,7 +185,7 @@ def test_merge_refuses_a_full_finetune_folder(folder, monkeypatch):
         return cfg.model_copy(update={"training": cfg.training.model_copy(update={"method": "full"})})
 
     monkeypatch.setattr(merge, "folder_config", as_full)
-    with pytest.raises(PGFSelectError, match="training.method full.*merges LoRA adapters; use the ensemble proxy \(kind=ensemble\)"):
+    with pytest.raises(PGFSelectError, match=r"training.method full.*merges LoRA adapters; use the ensemble proxy \(kind=ensemble\)"):
         merge_proxy(folder, {RD: 1}, CT)
 
 
@@ -241,6 +241,12 @@ def test_the_help_examples_run_on_a_measured_folder(folder, capsys):
     for args in examples:
         code, out, err = run_cli(["proxy", *[str(folder) if a == "runs/tiny" else a for a in args]], capsys)
         assert code == 0, f"{args}: {err}"
+    from pgfselect.cli.plan import plan
+
+    text = plan.get_help(click.Context(plan, info_name="pgfselect plan")).split("Example:", 1)[1]
+    (line,) = [line.strip() for line in text.splitlines() if "--mixture-model proxy:" in line]
+    code, out, err = run_cli([str(folder) if a == "runs/tiny" else a for a in line.split()[1:]], capsys)
+    assert code == 0 and "Counting" in out, err
 
 
 def test_parse_mix():
@@ -248,3 +254,68 @@ def test_parse_mix():
     assert parse_mix(["CT=1", "RD=2,SR=0"]) == {"CT": 1.0, "RD": 2.0, "SR": 0.0}
     with pytest.raises(PGFSelectError, match="names 'CT' twice"):
         parse_mix("CT=1,CT=2")
+
+
+# ------------------------------------------------------------------ the proxy as the planner's response
+def onehot(r, *names, share=None):
+    w = np.array([float(s in names) for s in r.sources_])
+    return w / w.sum()
+
+
+def test_proxy_response_reads_the_numbers_of_the_proxy(folder):
+    r = ProxyResponse(folder, "CT").fit()
+    assert r.target_ == CT and r.seeds_ == ["seed_0", "seed_1"] and r.name == "proxy:ensemble"
+    for src in (RD, SR, CT):
+        assert r.pgf_per_seed(onehot(r, src)).tolist() == pytest.approx(ensemble_proxy(folder, {src: 1}, CT).pgf,
+                                                                         abs=1e-12)
+    both = ensemble_proxy(folder, {RD: 1, SR: 1}, CT)
+    assert r.predict(onehot(r, RD, SR))[0] == pytest.approx(both.mean, abs=1e-12)
+
+
+def test_proxy_search_is_never_worse_than_its_starts_and_keeps_caps_and_fixed_shares(folder):
+    r = ProxyResponse(folder, CT, n_candidates=64).fit()
+    caps = np.array([0.0 if s == CT else 1.0 for s in r.sources_])  # the target's own row is not a candidate
+    w = r.best_shares(caps)
+    assert w.sum() == pytest.approx(1) and (w <= caps + 1e-9).all()
+    assert r.value(w) >= max(r.value(onehot(r, s)) for s in (RD, SR)) - 1e-12
+    assert r.value(w) >= r.value(onehot(r, RD, SR)) - 1e-12
+    i_rd = r.sources_.index(RD)
+    capped = caps.copy()
+    capped[i_rd] = 0.3
+    assert r.best_shares(capped)[i_rd] <= 0.3 + 1e-9
+    fixed = r.best_shares(caps, fixed={i_rd: 0.25})
+    assert fixed[i_rd] == pytest.approx(0.25) and fixed.sum() == pytest.approx(1)
+    with pytest.raises(PGFSelectError, match="kind 'nope' is not a proxy"):
+        ProxyResponse(folder, CT, kind="nope").fit()
+
+
+def test_plan_on_the_ensemble_proxy(folder, capsys):
+    code, out, err = run_cli(["plan", "-m", str(folder), "-t", "CT", "-b", "100", "--mixture-model",
+                              "proxy:ensemble", "--format", "json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    r = ProxyResponse(folder, CT).fit()
+    if doc["status"] == "no_helpful_source":  # the proxy's best mix does not beat zero-shot
+        assert doc["allocation"] == {}
+        assert r.value(r.best_shares([0.0 if s == CT else 1.0 for s in r.sources_])) <= 0
+        return
+    assert doc["objective"] == "proxy:ensemble" and doc["solver"] == "proxy-search"
+    assert sum(doc["allocation"].values()) == 100 and CT not in doc["allocation"]
+    # the plan's expected PGF is the proxy of the allocation it wrote (after rounding)
+    mix = {s: n / 100 for s, n in doc["allocation"].items()}
+    assert doc["expected"]["pgf"] == pytest.approx(ensemble_proxy(folder, mix, CT).mean, abs=1e-4)
+    assert "ensemble proxy" in doc["expected"]["assumptions"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--mixture-model", "proxy:nope"], "--mixture-model 'proxy:nope': unknown proxy; allowed: proxy:ensemble"),
+    (["-t", "RD", "--mixture-model", "proxy:ensemble"], "plans one target; got 2"),
+])
+def test_plan_refuses_a_bad_proxy_request(folder, capsys, args, says):
+    code, out, err = run_cli(["plan", "-m", str(folder), "-t", "CT", "-b", "100", *args], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and says in err, err
+
+
+def test_plan_refuses_a_proxy_of_a_matrix_that_is_not_a_measure_folder(capsys):
+    code, _, err = run_cli(["plan", "-t", "CT", "-b", "100", "--mixture-model", "proxy:ensemble"], capsys)
+    assert code == 2 and err.startswith("error: --matrix 'published:qwen2.5-vl-7b' is not a measure folder"), err

@@ -48,7 +48,8 @@ class LazyGroup(click.Group):
 # rewrite turns them into the flags of the command that was called. Where a library name has no
 # option of its own, ALIASES names the option that stands for it.
 ALIASES = {
-    "plan": {"completion": "complete"},  # MixturePlanner.fit(matrix, completion): what --complete computes
+    "plan": {"completion": "complete",  # MixturePlanner.fit(matrix, completion): what --complete computes
+             "matrix_dir": "matrix_spec"},  # ProxyResponse(matrix_dir): --matrix with --mixture-model proxy:KIND
 }
 
 

@@ -101,8 +101,10 @@ def _available(values, path) -> dict:
 @click.option("--solver", default=None, help="cvxpy solver (default: cvxpy's choice, CLARABEL).")
 @click.option("--complete", is_flag=True, help="Plan on a matrix with unmeasured cells, predicting them (with error bars).")
 @click.option("--prior", "priors", multiple=True, metavar="MATRIX", help="With --complete: other matrices used as priors.")
-@click.option("--mixture-model", type=click.Path(dir_okay=False),
-              help="A model from `pgfselect fit-mixtures`: optimise its fitted response instead of the blend.")
+@click.option("--mixture-model", metavar="FILE|proxy:KIND",
+              help="Optimise another mixture response instead of the blend: a model file from `pgfselect "
+                   "fit-mixtures`, or proxy:ensemble / proxy:merge, the proxy of a measure folder given as "
+                   "--matrix (mixes scored on its cells' models; see docs/proxies.md).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the plan file that `pgfselect train` reads: .yaml/.yml → YAML, .json → JSON.")
 @format_option
 def plan(target, budget, matrix_spec, strategy, objective, kappa, saturation, available, available_file, exclude,
@@ -120,6 +122,7 @@ def plan(target, budget, matrix_spec, strategy, objective, kappa, saturation, av
       pgfselect plan --target counting --budget 2k
       pgfselect plan -t counting=0.7 -t jigsaw=0.3 -b 5k --available default=1500
       pgfselect plan -t OL -b 2k --strategy paper --format json --out plan.yaml
+      pgfselect plan -m runs/tiny -t counting -b 500 --mixture-model proxy:ensemble
     """
     if out is not None:
         check_output(out, "--out", suffixes=PLAN_SUFFIXES,
@@ -132,9 +135,7 @@ def plan(target, budget, matrix_spec, strategy, objective, kappa, saturation, av
         matrix, completion = _complete(matrix, priors)
     elif priors:
         raise PGFSelectError("--prior is used only with --complete")
-    model = None
-    if mixture_model:
-        model = read_model(mixture_model)
+    model = _mixture_model(mixture_model, matrix_spec, _target_weights(target), kappa)
     planner = MixturePlanner(
         _target_weights(target), budget, strategy=strategy, objective=objective, kappa=kappa, saturation=saturation,
         available=_available(available, available_file), exclude=_names(exclude),
@@ -217,3 +218,20 @@ def _fmt_pgf(stats: dict) -> str:
         return "undefined"
     ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None else ""
     return f"{mean:+.3f}{ci}" + ("*" if stats["predicted"] else "")
+
+
+def _mixture_model(spec, matrix_spec, targets, kappa):
+    """None, a fitted model file, or a proxy of the --matrix measure folder (fitted here)."""
+    if not spec:
+        return None
+    if not spec.startswith("proxy:"):
+        return read_model(spec)
+    from ..proxy import KINDS, ProxyResponse
+
+    kind = spec.removeprefix("proxy:")
+    if kind not in KINDS:
+        raise PGFSelectError(f"--mixture-model {spec!r}: unknown proxy; allowed: "
+                             f"{', '.join('proxy:' + k for k in KINDS)} or a model file")
+    if len(targets) != 1:
+        raise PGFSelectError(f"--mixture-model {spec} plans one target; got {len(targets)}")
+    return ProxyResponse(matrix_spec, next(iter(targets)), kind=kind, kappa=kappa).fit()

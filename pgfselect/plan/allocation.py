@@ -65,8 +65,8 @@ class Allocation:
         return out
 
     def _model_shares(self, inp: _Inputs, free: np.ndarray, caps: np.ndarray, fixed: dict):
-        """Shares that maximise the fitted mixture response over the sources it knows, or None
-        when its best mix is not predicted to help."""
+        """Shares that maximise the mixture response (fitted, or a proxy's) over the sources it
+        knows, or None when its best mix is not predicted to help."""
         model = self.mixture_model
         if len(self.targets_) > 1 or (model.target_ and model.target_ not in self.targets_):
             raise PGFSelectError(f"the mixture model was fitted for target {model.target_!r}; plan that one target")
@@ -83,7 +83,7 @@ class Allocation:
         fixed_idx = {model.sources_.index(n): v / self.budget_ for n, v in fixed.items() if n in model.sources_}
         w = model.best_shares(share_caps, fixed=fixed_idx)
         self.model_prediction_ = float(model.predict(w)[0])
-        self.solver_, self.status_ = "scipy-slsqp", "optimal (fitted mixture response, multi-start)"
+        self.solver_, self.status_ = model.solver, model.status
         if self.model_prediction_ <= 0 and not fixed:
             return None
         out = np.zeros(len(inp.names))

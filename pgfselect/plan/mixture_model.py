@@ -35,6 +35,10 @@ class MixtureResponse:
     (γ by pair), ``alpha_``, ``cv_mae_``, ``n_runs_``, ``target_``.
     """
 
+    name = "mixture_model"  # the plan's objective
+    solver = "scipy-slsqp"
+    status = "optimal (fitted mixture response, multi-start)"
+
     def __init__(self, alphas=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), interactions: bool = True):
         self.alphas = alphas
         self.interactions = interactions
@@ -72,6 +76,14 @@ class MixtureResponse:
         shares = np.atleast_2d(np.asarray(shares, float))
         gamma = np.array([self.interaction_[(self.sources_[i], self.sources_[j])] for i, j in self.pairs_])
         return self._features(shares) @ np.concatenate([self.coef_, gamma])
+
+    def expected(self, shares) -> dict:
+        """The plan's ``expected`` entry for a mix: the fitted response, its error from the CV MAE."""
+        pgf = round(float(self.predict(shares)[0]), 4)
+        err = round(1.2533 * self.cv_mae_, 4)  # MAE → std of a normal error
+        return {"pgf": pgf, "std_error": err, "range": [round(pgf - 1.959964 * err, 4), round(pgf + 1.959964 * err, 4)],
+                "assumptions": f"the fitted mixture response of {self.n_runs_} trained runs (cross-validated MAE "
+                               f"{self.cv_mae_:.3f}); an estimate that `pgfselect train` verifies"}
 
     def best_shares(self, share_caps, fixed=None) -> np.ndarray:
         """Shares over ``sources_`` (summing to 1, within ``share_caps``) that maximise the fitted

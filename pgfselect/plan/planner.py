@@ -72,9 +72,9 @@ class MixturePlanner(Estimator, Allocation):
         ``random``.
     reference_examples: training-set size at which the matrix was measured (for ``expected_``);
         default: the matrix provenance's ``examples_per_task``, else 1000.
-    mixture_model: an optional fitted :class:`~.mixture_model.MixtureResponse` for the target:
-        strategy ``pgf`` then maximises its fitted response instead of the blend (sources it
-        does not know are left out).
+    mixture_model: an optional fitted :class:`~.mixture_model.MixtureResponse` or
+        :class:`~pgfselect.proxy.ProxyResponse` for the target: strategy ``pgf`` then maximises its
+        response instead of the blend (sources it does not know are left out).
     """
 
     _parameter_constraints = {
@@ -171,13 +171,9 @@ class MixturePlanner(Estimator, Allocation):
 
     def _model_expected(self) -> dict:
         model, (t,) = self.mixture_model, list(self.targets_)
-        shares = np.array([[self.allocation_.get(n, 0) / self.budget_ for n in model.sources_]])
-        pgf = round(float(model.predict(shares)[0]), 4)
-        err = round(1.2533 * model.cv_mae_, 4)  # MAE → std of a normal error
-        entry = {"pgf": pgf, "std_error": err, "range": [round(pgf - 1.959964 * err, 4), round(pgf + 1.959964 * err, 4)]}
-        return {"targets": {t: entry}, **entry,
-                "assumptions": f"the fitted mixture response of {model.n_runs_} trained runs (cross-validated MAE "
-                               f"{model.cv_mae_:.3f}); an estimate that `pgfselect train` verifies"}
+        shares = np.array([self.allocation_.get(n, 0) / self.budget_ for n in model.sources_])
+        entry = model.expected(shares)
+        return {"targets": {t: {k: v for k, v in entry.items() if k != "assumptions"}}, **entry}
 
     @property
     def _mean_variance(self) -> bool:
@@ -375,7 +371,7 @@ class MixturePlanner(Estimator, Allocation):
             "solver": self.solver_,
             "status": self.status_,
             "objective": (None if self.strategy_ != "pgf" else
-                          "mixture_model" if self.mixture_model is not None else self.objective),
+                          self.mixture_model.name if self.mixture_model is not None else self.objective),
             "recommendation": self.recommendation_,
             "expected": self.expected_,
             "pgf": self.pgf_,

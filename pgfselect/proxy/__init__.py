@@ -8,11 +8,14 @@ the cells a ``measure`` folder already holds, without training the mix.
 
 Both return a :class:`ProxyResult` (per-seed PGF against the folder's zero-shot base, computed
 with the matrix's own formula, and a seed mean with a t-interval). A proxy is an estimate for
-choosing what to train; `pgfselect train` and `compare` verify it. See docs/proxies.md.
+choosing what to train; `pgfselect train` and `compare` verify it. :class:`ProxyResponse` is a
+proxy as the planner's mixture response (``plan --mixture-model proxy:ensemble``). See
+docs/proxies.md.
 """
 
 from .core import KINDS, ProxyResult, parse_mix, resolve_mix
 from .ensemble import ensemble_proxy
 from .merge import COMBINATIONS, merge_proxy
+from .search import ProxyResponse
 
-__all__ = ["COMBINATIONS", "KINDS", "ProxyResult", "ensemble_proxy", "merge_proxy", "parse_mix", "resolve_mix"]
+__all__ = ["COMBINATIONS", "KINDS", "ProxyResponse", "ProxyResult", "ensemble_proxy", "merge_proxy", "parse_mix", "resolve_mix"]

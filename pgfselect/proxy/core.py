@@ -57,9 +57,8 @@ class Setup:
                    for src in self.mix)
 
 
-def resolve_mix(matrix_dir, mix: dict[str, float], target: str) -> Setup:
-    """Check a proxy request against a measure folder: sources are its rows, the target one of its
-    evaluated tasks, shares finite and ≥ 0 with a positive sum (then normalised to 1)."""
+def measure_folder(matrix_dir) -> tuple[Path, PGFMatrix]:
+    """The folder and its matrix, checked to be a ``pgfselect measure`` folder with correct counts."""
     folder = Path(matrix_dir)
     if not folder.is_dir() or not (folder / "matrix.csv").is_file():
         raise PGFSelectError(f"matrix_dir {str(matrix_dir)!r} is not a measure folder (needs matrix.csv, "
@@ -67,6 +66,13 @@ def resolve_mix(matrix_dir, mix: dict[str, float], target: str) -> Setup:
     matrix = load(folder)
     if matrix.correct_base is None or matrix.n_eval is None:
         raise PGFSelectError(f"{folder / 'matrix.csv'} has no correct counts; a proxy needs a measured folder's")
+    return folder, matrix
+
+
+def resolve_mix(matrix_dir, mix: dict[str, float], target: str) -> Setup:
+    """Check a proxy request against a measure folder: sources are its rows, the target one of its
+    evaluated tasks, shares finite and ≥ 0 with a positive sum (then normalised to 1)."""
+    folder, matrix = measure_folder(matrix_dir)
     if not mix:
         raise PGFSelectError("mix is empty; give SOURCE=SHARE pairs, e.g. counting=0.7,jigsaw=0.3")
     shares: dict[str, float] = {}
