@@ -188,7 +188,7 @@ def test_adaptive_measures_suggested_sources_only(shared):
     assert doc["target"] == "synthetic:Counting"
     first, last = doc["steps"][0], doc["steps"][-1]
     assert first["measured"] == [] and first["next"]["source"] != "synthetic:Counting"
-    assert last["measured"] == [first["next"]["source"]] and "max-finetunes 1" in last["stopped"]
+    assert last["measured"] == [first["next"]["source"]] and "max_finetunes=1" in last["stopped"]
     m = load(out)
     assert m.sources == (first["next"]["source"],)  # only the suggested source was finetuned
     with pytest.raises(SystemExit) as exc:

@@ -131,5 +131,5 @@ def test_measure_cell_on_the_tiny_model_with_a_number_task(tmp_path, monkeypatch
     from pgfselect.proxy import ensemble_proxy
 
     assert all(r["p"] == "" for r in number_rows)
-    with pytest.raises(PGFSelectError, match="scored by generation.*use the merge proxy \(kind=merge\)"):
+    with pytest.raises(PGFSelectError, match=r"scored by generation.*use the merge proxy \(kind=merge\)"):
         ensemble_proxy(tmp_path / "run", {task: 1}, task)
