@@ -83,15 +83,21 @@ def _counts(im: CocoImage) -> dict[int, int]:
     return out
 
 
+def _coco_images(ctx: Context):
+    """(category names, image folder, the images with their per-category annotation counts in
+    the build's seeded order)."""
+    images, cats, folder = load_coco(ctx)
+    ordered = ((images[idx], _counts(images[idx])) for idx in ctx.order(len(images)))
+    return cats, folder, ordered
+
+
 @register("Counting", "coco", status="unconfirmed", **COCO,
           cites="cocodataset/cocoapi PythonAPI/pycocotools/coco.py; lvis-dataset/lvis-api",
           note="BLINK's Counting source is UNCONFIRMED (TallyQA is a guess; BLINK asks compositional "
                "questions such as 'How many blue floats'); these questions name a COCO category only")
 def counting(ctx: Context):
-    images, cats, folder = load_coco(ctx)
-    for idx in ctx.order(len(images)):
-        im = images[idx]
-        counts = _counts(im)
+    cats, folder, ordered = _coco_images(ctx)
+    for im, counts in ordered:
         # a category with a crowd region or a non-exhaustive label has no countable truth
         ok = sorted(c for c, k in counts.items() if k <= MAX_COUNT and c not in im.crowd_cats | im.not_exhaustive)
         if not ok:
@@ -138,10 +144,8 @@ def perturb(box, width: int, height: int, rng, lo: float = 0.2, hi: float = 0.5,
                "UNCONFIRMED: the distractor follows LIVR (IoU 0.2-0.5 with the true box; true box 15-50% of "
                "the image, mask >= 60% of the box; the object is the only one of its category)")
 def object_localization(ctx: Context):
-    images, cats, folder = load_coco(ctx)
-    for idx in ctx.order(len(images)):
-        im = images[idx]
-        counts = _counts(im)
+    cats, folder, ordered = _coco_images(ctx)
+    for im, counts in ordered:
         cands = [a for a in im.anns if counts[int(a["category_id"])] == 1 and int(a["category_id"]) not in
                  im.crowd_cats | im.not_exhaustive  # "the knife" must name one object
                  and 0.15 <= a["bbox"][2] * a["bbox"][3] / (im.width * im.height) <= 0.5
