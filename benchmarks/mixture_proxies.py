@@ -14,8 +14,8 @@ training of recipes/measure-synthetic.yaml):
   (counts and PGF) and the stage says whether it does;
 * the **validation mixes**, per target: the two-source pair of
   benchmarks/results/selection_synthetic_pairs.json (the pairs study's rule: top_k, k = 2, on the
-  committed matrix) and ``--n-mixes`` (4) mixes drawn from Dirichlet(``--alpha`` 0.5) over the
-  target's 12 other sources with the seed sha256("pgfselect/mixture_proxies/" + target)[:8]
+  committed matrix) and ``--n-mixes`` (4) sparse mixes: 2 to 4 of the target's 12 other sources
+  (the number and the sources uniform), Dirichlet(``--alpha`` 1) shares over them, with the seed sha256("pgfselect/mixture_proxies/" + target)[:8]
   (pre-registered by that seed; the draws are recorded), rounded to whole examples (largest
   remainder). Trained on the pairs study's val protocol: val split, its 256 items (evaluation
   seed 0, the matrix's items), training seeds 0 and 1;
@@ -404,10 +404,14 @@ def ordered(alloc: dict, sources: list[str]) -> dict:
     return dict(sorted(alloc.items(), key=lambda kv: (-kv[1], sources.index(kv[0]))))
 
 
-def dirichlet_mixes(sources: list[str], budget: int, n: int, alpha: float, seed: int, avoid=()) -> list[dict]:
-    """``n`` distinct mixes of at least two sources, each a Dirichlet(alpha) draw rounded to whole
-    examples summing to ``budget`` (largest remainder, the planner's rounding); draws that round to
-    one source or repeat a mix (or one in ``avoid``) are skipped and counted."""
+def dirichlet_mixes(sources: list[str], budget: int, n: int, alpha: float, seed: int, avoid=(),
+                    max_sources: int = 4) -> list[dict]:
+    """``n`` distinct mixes of 2 to ``max_sources`` sources: a uniform number k of them, chosen
+    uniformly, with Dirichlet(alpha) shares, rounded to whole examples summing to ``budget``
+    (largest remainder, the planner's rounding). Sparse on purpose: plans mix a few sources, and
+    over 12 sources a plain Dirichlet gives near-even mixes of all of them, too alike for a
+    within-target ranking. Draws that round to one source or repeat a mix (or one in ``avoid``)
+    are skipped and counted."""
     from pgfselect.errors import PGFSelectError
     from pgfselect.plan.optimizer import round_allocation
 
@@ -417,7 +421,10 @@ def dirichlet_mixes(sources: list[str], budget: int, n: int, alpha: float, seed:
         draws += 1
         if draws > 1000 * max(n, 1):
             raise PGFSelectError(f"no {n} distinct Dirichlet mixes of {len(sources)} sources found in {draws} draws")
-        w = rng.dirichlet(np.full(len(sources), float(alpha)))
+        k = int(rng.integers(2, max(2, min(max_sources, len(sources))) + 1))
+        w = np.zeros(len(sources))
+        w[rng.choice(len(sources), size=min(k, len(sources)), replace=False)] = rng.dirichlet(
+            np.full(min(k, len(sources)), float(alpha)))
         x = round_allocation(w * budget, budget, np.full(len(sources), np.inf), priority=w)
         alloc = ordered({s: int(v) for s, v in zip(sources, x) if v > 0}, sources)
         if len(alloc) < 2 or alloc in [m["allocation"] for m in out] or alloc in list(avoid):
@@ -476,7 +483,7 @@ def validation_mixes(args, target: str, matrix) -> dict:
                                           avoid=[pair["allocation"]]), 1):
         mixes[f"dirichlet_{k}"] = {"strategy": "pgf", "allocation": m["allocation"], "draw": m["draw"],
                                    "shares": m["shares"],
-                                   "origin": f"Dirichlet({args.alpha:g}) over {len(sources)} sources, seed {seed}, draw {m['draw']}"}
+                                   "origin": f"Dirichlet({args.alpha:g}) over 2-4 of {len(sources)} sources, seed {seed}, draw {m['draw']}"}
     return {"dirichlet_seed": seed, "alpha": args.alpha, "sources": sources, "mixes": mixes}
 
 
@@ -1119,7 +1126,7 @@ def parse_args(argv=None):
     ap.add_argument("--seeds", default="0,1", help="training seeds of the validation mixes")
     ap.add_argument("--plan-seeds", default="0,1,2", help="training seeds of the planned arm")
     ap.add_argument("--n-mixes", type=int, default=4, help="Dirichlet mixes per target beside the pair")
-    ap.add_argument("--alpha", type=float, default=0.5, help="the Dirichlet's concentration")
+    ap.add_argument("--alpha", type=float, default=1.0, help="the Dirichlet's concentration over the chosen sources")
     ap.add_argument("--kappa", type=float, default=1.0, help="κ of the pairs and selection studies' rules")
     ap.add_argument("--plan-kappa", type=float, default=0.0, help="κ of the proxy-driven planner")
     ap.add_argument("--plan-candidates", type=int, default=None,
