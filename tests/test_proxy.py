@@ -176,7 +176,9 @@ def test_merge_of_two_sources_gives_a_pgf_per_seed(folder):
     assert again.predictions == res.predictions  # dare's random drop is seeded
 
 
-def test_merge_refuses_a_full_finetune_folder(folder, monkeypatch):
+def test_merge_of_a_full_finetune_folder_refuses_pruning_and_lora_cells(folder, monkeypatch):
+    """A folder whose config says training.method full merges whole models (tests/test_proxy_full.py):
+    the pruning combinations do not apply, and a cell that kept only a LoRA adapter is no whole model."""
     from pgfselect.measure import engine
     from pgfselect.proxy import merge
 
@@ -185,7 +187,9 @@ def test_merge_refuses_a_full_finetune_folder(folder, monkeypatch):
         return cfg.model_copy(update={"training": cfg.training.model_copy(update={"method": "full"})})
 
     monkeypatch.setattr(merge, "folder_config", as_full)
-    with pytest.raises(PGFSelectError, match=r"training.method full.*merges LoRA adapters; use the ensemble proxy \(kind=ensemble\)"):
+    with pytest.raises(PGFSelectError, match=r"training.method full.*combination ties prunes LoRA adapters"):
+        merge_proxy(folder, {RD: 1}, CT, combination="ties", density=0.5)
+    with pytest.raises(PGFSelectError, match=r"finetuned model of .* not found at"):
         merge_proxy(folder, {RD: 1}, CT)
 
 

@@ -18,7 +18,8 @@ from .common import echo_json, format_option
 @click.option("--target", "-t", required=True, help="The target task (one the folder evaluated).")
 @click.option("--kind", type=click.Choice(KINDS), default="ensemble", show_default=True,
               help="ensemble: mix the cells' recorded option probabilities (no model runs); "
-              "merge: merge the cells' LoRA adapters and score the merged model.")
+              "merge: merge the cells' LoRA adapters (whole finetuned models for a training.method full folder: "
+              "their share-weighted weights) and score the merged model.")
 @click.option("--combination", type=click.Choice(COMBINATIONS), default=None,
               help="With --kind merge: PEFT's add_weighted_adapter combination_type [default: cat, the exact weighted "
               "sum of the sources' weight updates; linear mixes A and B separately, with cross terms].")

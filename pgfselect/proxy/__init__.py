@@ -4,7 +4,8 @@ the cells a ``measure`` folder already holds, without training the mix.
 * :func:`ensemble_proxy` (Mixture of Data Experts): the share-weighted mean of the sources'
   recorded option probabilities on the target's items; no model runs, no torch.
 * :func:`merge_proxy` (DeMix): the sources' LoRA adapters merged with the shares (PEFT), loaded
-  on the folder's base and scored on the target's evaluation items.
+  on the folder's base and scored on the target's evaluation items; for a folder of full
+  finetunes, the cells' whole models averaged with the shares.
 
 Both return a :class:`ProxyResult` (per-seed PGF against the folder's zero-shot base, computed
 with the matrix's own formula, and a seed mean with a t-interval). A proxy is an estimate for
