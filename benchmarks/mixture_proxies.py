@@ -230,24 +230,14 @@ def committed(args) -> dict:
 def _run_records(run_folder: Path, strategy: str) -> dict:
     """seed ("0", or "base" for zero_shot) -> {accuracy, correct, n, allocation, items} of a recipe
     folder's finished runs of one strategy (the current recipe's only)."""
-    from pgfselect.records import is_run_record, recipe_hash_of
+    from pgfselect.records import finished_runs, recipe_hash_of
 
-    current = recipe_hash_of(run_folder)
     out = {}
-    for m in sorted(run_folder.glob(f"runs/{strategy}/*/metrics.json")):
-        metrics = json.loads(m.read_text())
-        if not is_run_record(metrics, current):
-            continue
-        target = metrics["target"]
-        correct = {}
-        for line in (m.parent / "predictions.jsonl").read_text().splitlines():
-            p = json.loads(line)
-            if p["task"] == target:
-                correct[p["id"]] = int(bool(p["correct"]))
-        alloc = json.loads((m.parent / "config.json").read_text())["allocation"]
+    for run in finished_runs(run_folder, strategy, recipe_hash_of(run_folder)):
+        metrics = run["metrics"]
         key = "base" if metrics["seed"] is None else str(metrics["seed"])
         out[key] = {"accuracy": metrics["accuracy"], "correct": metrics["correct"], "n": metrics["n"],
-                    "allocation": alloc, "items": "".join(str(v) for _, v in sorted(correct.items()))}
+                    "allocation": run["allocation"], "items": "".join(str(v) for v in run["items"].values())}
     return out
 
 

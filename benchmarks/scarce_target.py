@@ -193,19 +193,11 @@ def same_as_pgf(doc: dict, args) -> bool:
 
 def _runs(folder: Path, strategy: str) -> dict[int, dict]:
     """seed -> {"accuracy", "items": {id: correct}, "allocation"} of one strategy's finished runs."""
-    out = {}
-    for m in sorted(folder.glob(f"runs/{strategy}/seed_*/metrics.json")):
-        metrics = json.loads(m.read_text())
-        target = metrics["target"]
-        items = {}
-        for line in (m.parent / "predictions.jsonl").read_text().splitlines():
-            p = json.loads(line)
-            if p["task"] == target:
-                items[p["id"]] = int(bool(p["correct"]))
-        alloc = json.loads((m.parent / "config.json").read_text())["allocation"]
-        out[int(metrics["seed"])] = {"accuracy": metrics["accuracy"], "allocation": alloc,
-                                     "items": _positional(v for _, v in sorted(items.items()))}
-    return out
+    from pgfselect.records import finished_runs
+
+    return {int(run["metrics"]["seed"]): {"accuracy": run["metrics"]["accuracy"], "allocation": run["allocation"],
+                                          "items": _positional(run["items"].values())}
+            for run in finished_runs(folder, strategy) if run["metrics"]["seed"] is not None}
 
 
 def collect(args, targets, sizes) -> dict:

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import yaml
 
-from clirun import run_cli
-from pgfselect.cli import main
+from clirun import measured_folder, run_cli
 from pgfselect.errors import PGFSelectError
 from pgfselect.matrix import load
 from pgfselect.proxy import ProxyResponse, ensemble_proxy, merge_proxy, parse_mix
@@ -45,18 +42,7 @@ CT, RD, SR = TASKS
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proxy")
-    old = os.environ.get("PGFSELECT_CACHE_DIR")
-    os.environ["PGFSELECT_CACHE_DIR"] = str(root / "bases")
-    cfg = root / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(TINY))
-    out = root / "run"
-    main(["measure", str(cfg), "--out", str(out), "--quiet"])
-    yield out
-    if old is None:
-        os.environ.pop("PGFSELECT_CACHE_DIR", None)
-    else:
-        os.environ["PGFSELECT_CACHE_DIR"] = old
+    yield from measured_folder(tmp_path_factory, TINY, "proxy")
 
 
 def recorded(out, seed: str, source: str, target: str) -> list[dict]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 
 import numpy as np
 import pytest
-import yaml
 
-from pgfselect.cli import main
+from clirun import measured_folder
 from pgfselect.errors import PGFSelectError
 from pgfselect.matrix import load
 from pgfselect.proxy import ProxyResponse, merge_proxy
@@ -40,18 +38,7 @@ TINY_FULL = {
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proxy-full")
-    old = os.environ.get("PGFSELECT_CACHE_DIR")
-    os.environ["PGFSELECT_CACHE_DIR"] = str(root / "bases")
-    cfg = root / "tiny-full.yaml"
-    cfg.write_text(yaml.safe_dump(TINY_FULL))
-    out = root / "run"
-    main(["measure", str(cfg), "--out", str(out), "--quiet"])
-    yield out
-    if old is None:
-        os.environ.pop("PGFSELECT_CACHE_DIR", None)
-    else:
-        os.environ["PGFSELECT_CACHE_DIR"] = old
+    yield from measured_folder(tmp_path_factory, TINY_FULL, "proxy-full")
 
 
 def recorded_preds(out, source: str, target: str) -> list[int]:
