@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -147,16 +148,20 @@ def base_fingerprint(args) -> str | None:
 def committed(args) -> dict:
     """The runs recorded in the committed results (scarce_target.json and its per-item file), in
     the shape :func:`collect` returns; item ids are positions in sorted-id order, as recorded.
-    Only results trained from the base cached now count (a record of another base is ignored)."""
+    A record of another base than the one cached now stops the script (exit status 2, one line)."""
     try:
         summary = json.loads((args.results / "scarce_target.json").read_text())
         items = json.loads((args.results / "scarce_target_items.json").read_text())["items"]
     except (OSError, json.JSONDecodeError, KeyError):
         return {}
     if summary.get("base") is None or summary.get("base") != base_fingerprint(args):
-        print(f"committed results were trained from base {summary.get('base')}, not the cached "
-              f"{base_fingerprint(args)}: not resumed from", flush=True)
-        return {}
+        # Going on would mix two bases in one study (or overwrite the record with the new base's
+        # runs alone). The tiny base's warm-up is bit-identical only on the same CPU type.
+        print(f"error: {args.results / 'scarce_target.json'} was trained from base {summary.get('base')}, "
+              f"but this machine builds base {base_fingerprint(args)} (the tiny base is bit-identical only "
+              f"on the same CPU type): not resumed; run where that base is built, or start a new study "
+              f"with --results DIR", file=sys.stderr)
+        raise SystemExit(2)
     data = {}
     for target, by_n in summary.get("targets", {}).items():
         for n, arms in by_n.items():
