@@ -154,11 +154,12 @@ def committed(args) -> dict:
         items = json.loads((args.results / "scarce_target_items.json").read_text())["items"]
     except (OSError, json.JSONDecodeError, KeyError):
         return {}
-    if summary.get("base") is None or summary.get("base") != base_fingerprint(args):
+    fp = base_fingerprint(args)  # hashes the whole weights file: once
+    if summary.get("base") is None or summary.get("base") != fp:
         # Going on would mix two bases in one study (or overwrite the record with the new base's
         # runs alone). The tiny base's warm-up is bit-identical only on the same CPU type.
         print(f"error: {args.results / 'scarce_target.json'} was trained from base {summary.get('base')}, "
-              f"but this machine builds base {base_fingerprint(args)} (the tiny base is bit-identical only "
+              f"but this machine builds base {fp} (the tiny base is bit-identical only "
               f"on the same CPU type): not resumed; run where that base is built, or start a new study "
               f"with --results DIR", file=sys.stderr)
         raise SystemExit(2)
