@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.pgfselect-installed
 DEMO_OUT ?= demo-out
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test test-fast bench clean
 
@@ -21,12 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	bash scripts/demo.sh $(DEMO_OUT)
 
+# One test worker per core (pytest-xdist; whole files per worker, so a module's trained fixture
+# is built once). TEST_WORKERS=1 runs them in this process.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The edit loop: everything but the tests that train a tiny model (marked slow).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/plan_speed.py

@@ -195,11 +195,10 @@ def ensure_base(args) -> str:
 
 def base_fingerprint(args) -> str | None:
     """sha256 (16 hex digits) of the cached base's weights; None when it is not built."""
-    from pgfselect.measure.bases import base_key
+    from pgfselect.measure.bases import base_key, weights_fingerprint
 
     cfg = measure_cfg(args)
-    weights = args.work / "cache" / "bases" / base_key(cfg.model, [cfg.task(t) for t in cfg.tasks]) / "model.safetensors"
-    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.is_file() else None
+    return weights_fingerprint(args.work / "cache" / "bases" / base_key(cfg.model, [cfg.task(t) for t in cfg.tasks]))
 
 
 # ------------------------------------------------------------------ the records (resuming)
@@ -850,7 +849,10 @@ def planner_summary(args, rec: dict, targets: list[str]) -> dict:
     from pgfselect.plan.planner import NO_HELPFUL_SOURCE
     from pgfselect.stats import bootstrap_p_two_sided, paired_bootstrap, sign_test
 
-    matrix = load(recipe_matrix(args))
+    # The default is planned on the matrix the arms were planned on (the re-measured folder), when
+    # it is here; from a lost work folder, on the committed matrix.
+    planned_on = folder(args) if (folder(args) / "matrix.csv").is_file() else recipe_matrix(args)
+    matrix = load(planned_on)
     selection = {}
     if args.studies:
         try:

@@ -139,10 +139,10 @@ def ensure_base(args, target: str, n: int) -> None:
 
 def base_fingerprint(args) -> str | None:
     """sha256 (16 hex digits) of the cached base's weights; None when none or several are cached."""
-    import hashlib
+    from pgfselect.measure.bases import weights_fingerprint
 
     found = sorted((args.work / "cache" / "bases").glob("*/model.safetensors"))
-    return hashlib.sha256(found[0].read_bytes()).hexdigest()[:16] if len(found) == 1 else None
+    return weights_fingerprint(found[0].parent) if len(found) == 1 else None
 
 
 def committed(args) -> dict:

@@ -267,3 +267,34 @@ def test_qlora_without_bitsandbytes_is_refused_before_loading(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # as if not installed
     with pytest.raises(PGFSelectError, match=r"'qlora' needs bitsandbytes: pip install 'pgfselect\[qlora\]'"):
         load_model(str(tmp_path), ModelConfig(path="tiny:t64"), Runtime("cpu", "float32"), quantize_4bit=True)
+
+
+def test_concurrent_base_builds_wait_for_one(tmp_path, monkeypatch):
+    """Two processes (here threads) that need the same tiny base at once build it once: the second
+    waits on the lock and takes the first one's build; a lock-free version builds twice."""
+    import threading
+    import time
+
+    from pgfselect.measure import bases
+
+    calls = []
+
+    def fake_build(model_cfg, tasks, out):
+        calls.append(out)
+        time.sleep(0.5)  # long enough that the second caller arrives mid-build
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(b"weights")
+
+    monkeypatch.setattr(bases, "_build_warm_tiny", fake_build)
+    c = cfg()
+    tasks = [c.task(t) for t in c.tasks]
+    got = []
+    workers = [threading.Thread(target=lambda: got.append(bases.prepare_base(c.model, tasks, tmp_path)))
+               for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(calls) == 1 and len(set(got)) == 1
+    assert bases.weights_fingerprint(got[0]) == __import__("hashlib").sha256(b"weights").hexdigest()[:16]
+    assert not [p for p in (tmp_path / "bases").iterdir() if p.name.startswith(".") and p.is_dir()]  # no temp left

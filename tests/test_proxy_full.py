@@ -101,3 +101,21 @@ def test_proxy_response_of_a_single_source_is_its_cell(folder):
     resp = ProxyResponse(folder, CT, kind="merge").fit()
     shares = np.array([1.0 if s == SR else 0.0 for s in resp.sources_])
     assert resp.pgf_per_seed(shares).tolist() == [float(m.values[0, m.sources.index(SR), 0])]
+
+
+def test_merge_search_reads_single_sources_off_the_matrix_and_merges_each_mix_once(folder, monkeypatch):
+    import pgfselect.proxy.merge as merge_module
+
+    calls, real = [], merge_module.merge_proxy
+
+    def counted(matrix_dir, mix, target, **kw):
+        calls.append(tuple(sorted(mix.items())))
+        return real(matrix_dir, mix, target, **kw)
+
+    monkeypatch.setattr(merge_module, "merge_proxy", counted)
+    resp = ProxyResponse(folder, CT, kind="merge", n_candidates=2).fit()
+    k = len(resp.sources_)
+    w = resp.best_shares(np.ones(k))
+    assert calls and all(len(c) > 1 for c in calls)  # a single source at share 1 is its cell: not merged
+    assert len(calls) == len(set(calls))  # a mix the search meets again is not merged again
+    assert resp.value(w) >= max(resp.value(np.eye(k)[i]) for i in range(k)) - 1e-12

@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from filelock import FileLock
+
 from ..tasks.schema import PROMPT_VERSION
 from .config import TINY_PREFIX, ModelConfig, TrainingConfig, drop_legacy_defaults
 from .models import TINY_SPECS, build_tiny, quiet_libraries
@@ -44,19 +46,24 @@ def prepare_base(cfg: ModelConfig, tasks: list, cache_dir: str | Path, log=None)
     target = Path(cache_dir) / "bases" / base_key(cfg, tasks)
     if (target / "config.json").is_file():
         return str(target)
-    if log:
-        log(f"building {cfg.path} and warming it up on {len(tasks)} tasks (cached in {target})")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        _build_warm_tiny(cfg, tasks, tmp)
+    # Processes that need the same base at once (two `train` processes, Ray workers) wait for the
+    # first one's build instead of each spending minutes building the same bits.
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if (target / "config.json").is_file():
+            return str(target)
+        if log:
+            log(f"building {cfg.path} and warming it up on {len(tasks)} tasks (cached in {target})")
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
-            os.replace(tmp, target)  # atomic: a killed build leaves only a temp folder
-        except OSError:
-            if not (target / "config.json").is_file():  # another worker finished first otherwise
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            _build_warm_tiny(cfg, tasks, tmp)
+            try:
+                os.replace(tmp, target)  # atomic: a killed build leaves only a temp folder
+            except OSError:
+                if not (target / "config.json").is_file():  # a lock-less (older) builder finished first
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return str(target)
 
 
@@ -86,3 +93,17 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
         for f in raw.iterdir():
             shutil.move(str(f), out / f.name)
     shutil.rmtree(raw, ignore_errors=True)
+
+
+def weights_fingerprint(base_dir: str | Path) -> str | None:
+    """sha256 (16 hex digits) of a prepared base's weights, None when it is not built. Studies
+    record it: a tiny base's warm-up is bit-identical only on the same CPU type, and runs from two
+    different bases must not be mixed in one result."""
+    weights = Path(base_dir) / "model.safetensors"
+    if not weights.is_file():
+        return None
+    digest = hashlib.sha256()
+    with weights.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

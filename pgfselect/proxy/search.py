@@ -21,6 +21,7 @@ from .core import KINDS, common_seeds, measure_folder, resolve_mix
 from .ensemble import TIE, _read_cells
 
 STEPS = (0.2, 0.1, 0.05, 0.02)  # share moved between two sources in the refinement
+MERGE_PARTNERS = 3  # merge: the refinement moves share among this many largest shares and best single sources
 
 
 class ProxyResponse:
@@ -53,7 +54,7 @@ class ProxyResponse:
     @property
     def status(self) -> str:
         return (f"best found ({self.kind} proxy: single sources, the even mix, {self._n_sampled()} Dirichlet mixes, "
-                "pairwise refinement)")
+                "pairwise refinement" + (" among the largest shares and the best single sources" if self.kind == "merge" else "") + ")")
 
     def _n_sampled(self) -> int:
         return self.n_candidates if self.n_candidates is not None else (512 if self.kind == "ensemble" else 16)
@@ -76,6 +77,10 @@ class ProxyResponse:
         m, j = self._setup.matrix, self._setup.target_index
         k = [m.seeds.index(s) for s in self.seeds_]
         self._base, self._n, self._ceiling = m.correct_base[k, j], m.n_eval[k, j], m.ceiling[j]
+        if self.kind == "merge":
+            rows = [m.sources.index(src) for src in sources]
+            self._single_correct = m.correct_ft[np.ix_(k, rows, [j])][:, :, 0]  # [seed, source]
+            self._merged = {}
         return self
 
     # ------------------------------------------------------------------ one mix
@@ -85,13 +90,25 @@ class ProxyResponse:
         if self.kind == "ensemble":
             correct = np.array([_correct(t, w) for t in self._tensors], float)
         else:
-            from .merge import merge_proxy
-
-            mix = {s: float(x) for s, x in zip(self.sources_, w) if x > 0}
-            res = merge_proxy(self.matrix_dir, mix, self.target_, combination=self.combination)
-            correct = np.array([res.correct[res.seeds.index(s)] for s in self.seeds_], float)
+            correct = self._merge_correct(w)
         pgf, _ = pgf_from_counts(correct, self._base, self._n, self._ceiling)
         return np.asarray(pgf, float)
+
+    def _merge_correct(self, w: np.ndarray) -> np.ndarray:
+        """Correct counts of the merged mix per seed. A mix of one source at share 1 is that cell's
+        own model (its weights unchanged by the merge), so its count is the matrix's, scored by
+        measure on the same items; other mixes are merged and scored once each (cached)."""
+        from .merge import merge_proxy
+
+        support = np.flatnonzero(w > 0)
+        if len(support) == 1:
+            return self._single_correct[:, support[0]].copy()
+        key = tuple(np.round(w, 9))
+        if key not in self._merged:
+            mix = {s: float(x) for s, x in zip(self.sources_, w) if x > 0}
+            res = merge_proxy(self.matrix_dir, mix, self.target_, combination=self.combination)
+            self._merged[key] = np.array([res.correct[res.seeds.index(s)] for s in self.seeds_], float)
+        return self._merged[key].copy()
 
     def predict(self, shares) -> np.ndarray:
         """Seed-mean proxy PGF of each row of ``shares``."""
@@ -152,14 +169,26 @@ class ProxyResponse:
             best_val = self.value(best)
         return self._refine(best, best_val, idx, caps)
 
+    def _partners(self, w, idx) -> list:
+        """Sources between which the refinement moves share. Ensemble: every free source (a mix
+        costs microseconds). Merge (one scoring pass per mix): the mix's ``MERGE_PARTNERS``
+        largest shares and the ``MERGE_PARTNERS`` best single sources by proxy value (free: read
+        off the matrix), so a refinement sweep costs tens of passes, not one per pair of sources."""
+        if self.kind == "ensemble":
+            return list(idx)
+        held = [i for i in sorted(idx, key=lambda i: -w[i]) if w[i] > 0][:MERGE_PARTNERS]
+        singles = sorted(idx, key=lambda i: -self.value(np.eye(len(w))[i]))[:MERGE_PARTNERS]
+        return sorted({int(i) for i in held} | {int(i) for i in singles})
+
     def _refine(self, w, val, idx, caps):
-        """Move share from one free source to another while that raises the value."""
+        """Move share from one source to another while that raises the value."""
         for step in STEPS:
             improved = True
             while improved:
                 improved = False
-                for a in idx:
-                    for b in idx:
+                partners = self._partners(w, idx)
+                for a in partners:
+                    for b in partners:
                         d = min(step, w[a], caps[b] - w[b])
                         if a == b or d <= 1e-12:
                             continue
