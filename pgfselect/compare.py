@@ -57,6 +57,7 @@ class RunRecord:
     tasks: dict = field(default_factory=dict)  # task id -> accuracy
     label: str = ""
     top_answer_share: float | None = None  # share of target items given the run's most common answer
+    base_fingerprint: str | None = None  # the built tiny base it trained from (config.json)
 
 
 # ------------------------------------------------------------------ loading
@@ -121,6 +122,10 @@ def _read_run(path: Path, folder: Path, task: str | None = None) -> RunRecord:
     except (KeyError, TypeError, ValueError) as exc:
         raise PGFSelectError(f"{str(path)!r} lacks a valid {exc} entry") from None
     rec.top_answer_share = _top_answer_share(path.parent / "predictions.jsonl", rec.target)
+    try:
+        rec.base_fingerprint = json.loads((path.parent / "config.json").read_text()).get("base_fingerprint")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        pass  # a run folder without its config (copied by hand): nothing to check
     return rec
 
 
@@ -232,6 +237,9 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
     base = float(np.mean([r.accuracy for r in zs])) if zs else None
     acc = {s: {r.seed: r.accuracy for r in rs} for s, rs in by.items()}
     predicted = {s: _predicted(rs, base) for s, rs in by.items()}
+    bases = sorted({r.base_fingerprint for r in runs if r.base_fingerprint})
+    mixed = (f"these runs trained from {len(bases)} different tiny bases ({', '.join(bases)}; the same recipe on "
+             "different CPU types): their differences mix models") if len(bases) > 1 else None
     rows = []
     for strategy, rs in sorted(by.items(), key=lambda kv: table_rank(kv[0])):
         rs = sorted(rs, key=lambda r: (r.seed is None, r.seed))
@@ -253,6 +261,8 @@ def _group_rows(runs: list[RunRecord], level: float, references) -> list[dict]:
         row["power"] = _power(strategy, row, predicted, acc, base)
         shares = [r.top_answer_share for r in rs]
         row["top_answer_share"] = None if None in shares else max(shares)
+        if mixed:
+            row["warnings"].append(mixed)
         if row["top_answer_share"] == 1.0:
             row["warnings"].append("every run gives the same answer to every target item: the model has not "
                                    "learned the task (its accuracy is the share of that answer)")

@@ -222,3 +222,14 @@ def test_plot_zooms_to_the_data_and_keeps_the_legend_off_the_points(demo_runs):
     fig = plot_figure(rows)
     assert fig.axes[0].get_ylim()[0] == 0.0
     plt.close(fig)
+
+
+def test_runs_from_different_tiny_bases_are_flagged(tmp_path):
+    r = tmp_path / "R"
+    for seed, base in enumerate(["aaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]):
+        folder = write_run(r, "pgf", seed, 50 + seed)
+        (folder / "config.json").write_text(json.dumps({"base_fingerprint": base}))
+    rows = compare(load_runs([r]))
+    assert any("2 different tiny bases (aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb" in w for w in rows[0]["warnings"])
+    (r / "runs/pgf/seed_2/config.json").write_text(json.dumps({"base_fingerprint": "aaaaaaaaaaaaaaaa"}))
+    assert not any("tiny bases" in w for w in compare(load_runs([r]))[0]["warnings"])

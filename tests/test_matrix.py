@@ -163,3 +163,13 @@ def test_reference_copy_is_identical():
         pytest.skip(f"no ../shared/reference here ({REFERENCE}): a user's clone; the package copy is used")
     for path in sorted(PACKAGE_COPY.glob("*.csv")):
         assert path.read_bytes() == (REFERENCE / path.name).read_bytes(), path.name
+
+
+def test_base_fingerprint_provenance_round_trips(tmp_path):
+    m = PGFMatrix.from_values(np.zeros((1, 2, 2)), ["a", "b"], ["a", "b"], model="tiny:t64")
+    m.provenance["base_fingerprint"] = "0123456789abcdef"
+    m.to_csv(tmp_path / "m.csv")
+    assert load_matrix(tmp_path / "m.csv").provenance["base_fingerprint"] == "0123456789abcdef"
+    m.provenance.pop("base_fingerprint")
+    m.to_csv(tmp_path / "n.csv")
+    assert "base_fingerprint" not in load_matrix(tmp_path / "n.csv").provenance

@@ -59,6 +59,10 @@ def test_measure_writes_a_matrix_that_loads(shared):
                 "config_hash", "prompt_version", "dataset_revision", "examples_per_task"):
         assert col in header
     assert m.provenance["examples_per_task"] == "16"  # the training size, for the planner's saturation
+    from pgfselect.measure.bases import weights_fingerprint
+
+    built = weights_fingerprint(next(shared["cache"].rglob("model.safetensors")).parent)
+    assert built and m.provenance["base_fingerprint"] == built  # the base the cells started from
     preds = (out / "predictions.csv").read_text().splitlines()
     assert len(preds) == 1 + 16 * 3 * (1 + 3)  # base + 3 adapters, each on 3 tasks x 16 items
     run = json.loads((out / "run.json").read_text())
@@ -104,6 +108,28 @@ def test_rerun_reuses_every_cell(shared, capsys, monkeypatch):
     doc = json.loads(capsys.readouterr().out)
     assert doc["reused"] == 4 and doc["computed"] == 0
     assert (shared["out"] / "matrix.csv").read_bytes() == before
+
+
+def test_resuming_on_another_base_is_refused(shared, capsys):
+    """Cells measured from another base (the same settings on another CPU type) are not mixed
+    with this machine's: the folder says so and nothing is computed."""
+    import shutil
+
+    other = shared["root"] / "other-base"
+    shutil.copytree(shared["out"], other)
+    cells = sorted(other.glob("cells/*/seed_0/*.json"))
+    for path in cells[:2]:
+        doc = json.loads(path.read_text())
+        doc["base_fingerprint"] = "0123456789abcdef"
+        path.write_text(json.dumps(doc))
+    cells[2].unlink()  # one cell left to compute
+    before = (other / "matrix.csv").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main(["measure", str(shared["cfg"]), "--out", str(other), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 finished cells" in err[0] and "measured on base 0123456789abcdef" in err[0]
+    assert not cells[2].exists() and (other / "matrix.csv").read_bytes() == before
 
 
 def test_kill_9_then_resume_gives_the_same_matrix(shared):

@@ -254,6 +254,39 @@ def test_train_compare_end_to_end_and_determinism(tmp_path, matrix_csv, capsys, 
     main(["train", str(p), "--out", str(out), "--format", "json"])
     assert json.loads(capsys.readouterr().out)["reused"] == 9
 
+    # every run records the base it trained from; a folder's runs must share one base
+    from pgfselect.measure.bases import weights_fingerprint
+
+    built = weights_fingerprint(next((tmp_path / "cache").rglob("model.safetensors")).parent)
+    assert {json.loads((r / "config.json").read_text())["base_fingerprint"] for r in runs} == {built}
+    other = tmp_path / "R-other-base"
+    import shutil
+    shutil.copytree(out, other)
+    cfg_path = other / "runs/pgf/seed_0/config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg_path.write_text(json.dumps(dict(cfg, base_fingerprint="0123456789abcdef")))
+    shutil.rmtree(other / "runs/direct/seed_1")  # one run left to train
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(p), "--out", str(other), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run runs/pgf/seed_0 trained from base 0123456789abcdef" in err[0]
+    assert not (other / "runs/direct/seed_1").exists()
+    main(["compare", str(other), "--format", "json", "--plot", str(tmp_path / "o.png")])
+    rows = json.loads(capsys.readouterr().out)
+    assert all(any("2 different tiny bases" in w for w in r["warnings"]) for r in rows)
+
+    # a matrix measured on another base than this one: said in the summary, not refused
+    from pgfselect.matrix import load
+    m = load(matrix_csv)
+    m.provenance["base_fingerprint"] = "fedcba9876543210"
+    elsewhere = tmp_path / "matrix-elsewhere.csv"
+    m.to_csv(elsewhere)
+    p2 = write_recipe(tmp_path, tiny_recipe(elsewhere), name="elsewhere.yaml")
+    main(["train", str(p2), "--out", str(tmp_path / "R3"), "--only", "zero_shot", "--format", "json"])
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any(f"measured on base fedcba9876543210, these runs train from base {built}" in w for w in warnings)
+
     # same recipe and seed in a fresh folder, the tiny base built anew: identical item ids,
     # metrics and predictions (CPU)
     again = tmp_path / "R2"

@@ -98,4 +98,6 @@ def _print_summary(summary: dict) -> None:
                       run["status"] or "")
     con = console()
     con.print(table)
+    for w in summary["warnings"]:
+        con.print(f"warning: {w}")
     con.print(f"next: pgfselect compare {summary['out_dir']}")

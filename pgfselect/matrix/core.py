@@ -22,7 +22,10 @@ STATUS_NAMES = {MEASURED: "measured", UNMEASURED: "unmeasured", UNDEFINED: "unde
 
 TIDY_COLUMNS = ("model", "seed", "source", "target", "n_eval", "correct_base", "correct_ft",
                 "ceiling", "pgf", "status")
-PROVENANCE_COLUMNS = ("dataset_revision", "prompt_version", "config_hash", "pgfselect_version", "examples_per_task")
+# base_fingerprint: the weights a measured matrix's cells started from, for a built tiny base
+# (pgfselect.measure.bases.base_fingerprint); blank for a checkpoint, which the model column names.
+PROVENANCE_COLUMNS = ("dataset_revision", "prompt_version", "config_hash", "pgfselect_version", "examples_per_task",
+                      "base_fingerprint")
 AUTHORS_COLUMNS = ("seed", "ft_task", "task", "perfection_gap_factor")
 
 CITATION = ("Sachdeva, Uppal, Java, Balasubramanian. Understanding Task Transfer in "

@@ -95,6 +95,19 @@ def _build_warm_tiny(cfg: ModelConfig, tasks: list, out: Path) -> None:
     shutil.rmtree(raw, ignore_errors=True)
 
 
+def base_fingerprint(cfg: ModelConfig, base_path: str | Path) -> str | None:
+    """The fingerprint runs and matrices record of the base they start from: a built tiny base's
+    :func:`weights_fingerprint` (its warm-up is bit-identical only on one CPU type, so the same
+    settings can give another base on another machine); None for a checkpoint, which its path
+    and revision name."""
+    return weights_fingerprint(base_path) if cfg.is_tiny else None
+
+
+def other_base(recorded: str | None, current: str | None) -> bool:
+    """Whether a recorded base fingerprint names another base than ``current`` (unknown: no)."""
+    return bool(recorded and current and recorded != current)
+
+
 def weights_fingerprint(base_dir: str | Path) -> str | None:
     """sha256 (16 hex digits) of a prepared base's weights, None when it is not built. Studies
     record it: a tiny base's warm-up is bit-identical only on the same CPU type, and runs from two

@@ -30,7 +30,7 @@ from ..matrix import PGFMatrix
 from ..progress import Progress
 from ..tasks.schema import PROMPT_VERSION
 from ..version import __version__
-from .bases import prepare_base
+from .bases import base_fingerprint, other_base, prepare_base
 from .cache import Cell, CellCache
 from .config import MeasureConfig, validate_config
 from .degenerate import degenerate_from_cache
@@ -99,7 +99,7 @@ def _session(cfg: MeasureConfig, base_path: str):
     if not reused:
         _SESSION.clear()
         _SESSION.update(key=key, session=ModelSession(cfg.model, base_path, cfg.evaluation),
-                        eval_items=evaluation_items(cfg))
+                        eval_items=evaluation_items(cfg), fingerprint=base_fingerprint(cfg.model, base_path))
     return _SESSION["session"], _SESSION["eval_items"], reused
 
 
@@ -135,7 +135,7 @@ def run_cell(job: dict) -> dict:
         base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], job["cache_dir"])
     session, eval_items, worker["session_reused"] = _session(cfg, base_path)
     record = {"source": cell.source, "seed": cell.seed, "model": matrix_model_name(cfg), "worker": worker,
-              "versions": package_versions(TRAINING_PACKAGES)}
+              "base_fingerprint": _SESSION["fingerprint"], "versions": package_versions(TRAINING_PACKAGES)}
     if cell.is_base:
         outcome = session.evaluate_base(eval_items, cfg.training)
     else:
@@ -215,11 +215,19 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
     with Progress("measure", "cells", show_progress, len(cells), summary.reused) as progress:
         if todo:
             base_path = prepare_base(cfg.model, [cfg.task(t) for t in cfg.tasks], cache_dir, log=progress.log)
+            fingerprint = base_fingerprint(cfg.model, base_path)
+            _check_same_base(cfg, cache, [c for c in cells if c not in todo], fingerprint, out_dir)
             common = {"config": cfg.model_dump(mode="json"), "config_hash": chash, "base_path": base_path,
                       "cache_dir": str(cache_dir), **_adapter_route(cfg, out_dir, executor)}
             jobs = [{**common, "source": c.source, "seed": c.seed} for c in todo]
             for job, record in executor.run(run_cell, jobs):
                 cell = Cell(job["source"], job["seed"])
+                if record["status"] == "done" and other_base(record.get("base_fingerprint"), fingerprint):
+                    # A worker without the driver's disk built its own base, on another CPU type.
+                    record = {"status": "failed", "error": f"the worker on {record['worker']['host']} built base "
+                              f"{record['base_fingerprint']}, not the driver's {fingerprint} (a tiny base is "
+                              "bit-identical only on one CPU type): give the workers the driver's cache_dir "
+                              "(shared storage) or workers of the driver's CPU type"}
                 if record["status"] == "done":
                     files = record.pop("adapter_files", None)
                     if files is not None:  # sent back by a worker: file it in DIR/adapters
@@ -242,6 +250,19 @@ def measure(cfg: MeasureConfig, out_dir: str | Path, *, executor=None, force: bo
         "executor": getattr(executor, "name", type(executor).__name__),
         "versions": package_versions(TRAINING_PACKAGES)}, indent=1))
     return summary
+
+
+def _check_same_base(cfg: MeasureConfig, cache: CellCache, finished: list[Cell], current: str | None,
+                     out_dir: Path) -> None:
+    """Refuse to add cells to a folder whose finished cells started from another base: the same
+    settings build another tiny base on another CPU type, and one matrix must describe one model."""
+    other = [c for c in finished if other_base((cache.get(c) or {}).get("base_fingerprint"), current)]
+    if other:
+        was = cache.get(other[0])["base_fingerprint"]
+        raise PGFSelectError(f"out_dir {str(out_dir)!r}: {len(other)} finished cells ({other[0]}, ...) were measured on base "
+                             f"{was}, but this machine builds base {current} from the same settings (a tiny base is "
+                             "bit-identical only on one CPU type); resume where that base is built, or measure into a "
+                             "new folder")
 
 
 def _adapter_route(cfg: MeasureConfig, out_dir: Path, executor) -> dict:
@@ -305,6 +326,8 @@ def write_outputs(cfg: MeasureConfig, cache: CellCache, out_dir: Path) -> Path |
                   "config_hash": cache.config_hash, "pgfselect_version": __version__}
     if cfg.training.examples_per_task:  # the training size, which the planner's saturation refers to
         provenance["examples_per_task"] = str(cfg.training.examples_per_task)
+    if base.get("base_fingerprint"):
+        provenance["base_fingerprint"] = base["base_fingerprint"]
     matrix = PGFMatrix.from_counts(correct_ft, correct_base, n_eval, sources, targets, [f"seed_{s}" for s in seeds],
                                    measured=measured, model=matrix_model_name(cfg), name=str(out_dir),
                                    provenance=provenance)

@@ -6,7 +6,8 @@ Output folder ``R``::
     R/recipe.yaml                          the resolved recipe, its hash and every run's mixture
     R/runs/<strategy>/seed_<k>/            one run (zero_shot: R/runs/zero_shot/base/)
         item_ids.jsonl                     the exact training items, one {"id", "task"} per line
-        config.json                        strategy, seed, allocation, sampling seeds, plan, settings
+        config.json                        strategy, seed, allocation, sampling seeds, plan, settings,
+                                           base_fingerprint (a built tiny base's weights)
         versions.json                      package versions
         predictions.jsonl                  per evaluated item: task, id, answer, pred, correct, p
         metrics.json                       accuracy on the target (and every evaluated task)
@@ -32,7 +33,7 @@ import yaml
 
 from ..errors import PGFSelectError
 from ..fileio import TRAINING_PACKAGES, atomic_write, check_writable, package_versions
-from ..measure.bases import prepare_base
+from ..measure.bases import base_fingerprint, other_base, prepare_base
 from ..measure.runner import ModelSession
 from ..measure.training import CellFailed
 from ..progress import Progress
@@ -108,6 +109,7 @@ class RecipeRunner:
     def run(self) -> dict:
         start = time.perf_counter()
         res = self.resolution_ = self.prepare()
+        self.base_fingerprint_ = None  # set when a run needs the base (see _session)
         write_resolved(self.loaded, res, self.out_dir)
         selected = self.selected_
         todo = [r for r in selected if self.finished(r, res.recipe_hash) is None]
@@ -115,6 +117,7 @@ class RecipeRunner:
         with Progress("train", "runs", self.progress, len(selected), len(selected) - len(todo)) as progress:
             if todo:
                 session, eval_items = self._session(res, progress.log)
+                self._check_base(res, progress.log)
                 for run in todo:
                     progress.describe("now: " + (f"{run.strategy} seed {run.seed}" if run.seed is not None else run.strategy))
                     twin = self._twin(run, res)
@@ -136,10 +139,35 @@ class RecipeRunner:
         # A tiny base is warmed up on the matrix's tasks, as measure does: the same tasks and
         # settings give the same cached base the matrix was measured on.
         base = prepare_base(r.model, [r.task(t) for t in res.warmup_tasks], cache, log=log)
+        self.base_fingerprint_ = base_fingerprint(r.model, base)
         ev = r.evaluation
         session = ModelSession(r.model, base, ev.engine_config())
         eval_items = {t: r.task(t).items(ev.split, n=ev.n_items, seed=ev.seed) for t in res.eval_tasks}
         return session, eval_items
+
+    def _check_base(self, res: Resolution, log) -> None:
+        """Runs of one folder must start from one base (they are compared with each other); a
+        matrix measured on another base than this one planned for another model: said, not refused
+        (a plan from another model's matrix is a legitimate transfer question)."""
+        current = self.base_fingerprint_
+        for run in res.runs:
+            if self.finished(run, res.recipe_hash) is None:
+                continue
+            try:
+                was = json.loads((self.out_dir / run.key / "config.json").read_text()).get("base_fingerprint")
+            except (OSError, json.JSONDecodeError):
+                continue
+            if other_base(was, current):
+                raise PGFSelectError(f"out_dir {str(self.out_dir)!r}: run {run.key} trained from base {was}, but this machine "
+                                     f"builds base {current} from the same recipe (a tiny base is bit-identical only on "
+                                     "one CPU type); its runs would not be comparable: resume where that base is built, "
+                                     "or train into a new folder")
+        measured_on = res.matrix.provenance.get("base_fingerprint")
+        if other_base(measured_on, current) and res.matrix.model == self.loaded.recipe.model.path:
+            warning = (f"matrix {res.matrix.name} was measured on base {measured_on}, these runs train from base "
+                       f"{current} (the same settings on another CPU type): its plans were made for another model")
+            res.warnings.append(warning)
+            log(f"warning: {warning}")
 
     def _run_one(self, session, eval_items: dict, res: Resolution, run: RunSpec) -> None:
         r = self.loaded.recipe
@@ -151,7 +179,8 @@ class RecipeRunner:
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
         try:
             _write_jsonl(tmp / "item_ids.jsonl", [{"id": it.id, "task": task} for task, it in items])
-            atomic_write(tmp / "config.json", json.dumps(run_config(self.loaded, res, run), indent=1))
+            config = dict(run_config(self.loaded, res, run), base_fingerprint=self.base_fingerprint_)
+            atomic_write(tmp / "config.json", json.dumps(config, indent=1))
             atomic_write(tmp / "versions.json", json.dumps(package_versions(TRAINING_PACKAGES), indent=1))
             if run.strategy == "zero_shot":
                 outcome = session.evaluate_base(eval_items, r.training)
@@ -193,7 +222,8 @@ class RecipeRunner:
         try:
             for name in ("item_ids.jsonl", "predictions.jsonl", "versions.json"):
                 shutil.copy2(src / name, tmp / name)
-            config = dict(run_config(self.loaded, res, run), same_training_as=twin.key)
+            config = dict(run_config(self.loaded, res, run), same_training_as=twin.key,
+                          base_fingerprint=json.loads((src / "config.json").read_text()).get("base_fingerprint"))
             atomic_write(tmp / "config.json", json.dumps(config, indent=1))
             metrics = json.loads((src / "metrics.json").read_text())
             metrics.update(strategy=run.strategy, expected_pgf=run.expected_pgf, same_training_as=twin.key)
