@@ -256,11 +256,11 @@ def _check_same_base(cfg: MeasureConfig, cache: CellCache, finished: list[Cell],
                      out_dir: Path) -> None:
     """Refuse to add cells to a folder whose finished cells started from another base: the same
     settings build another tiny base on another CPU type, and one matrix must describe one model."""
-    other = [c for c in finished if other_base((cache.get(c) or {}).get("base_fingerprint"), current)]
+    recorded = {c: (cache.get(c) or {}).get("base_fingerprint") for c in finished}  # each cell file read once
+    other = [c for c, fp in recorded.items() if other_base(fp, current)]
     if other:
-        was = cache.get(other[0])["base_fingerprint"]
         raise PGFSelectError(f"out_dir {str(out_dir)!r}: {len(other)} finished cells ({other[0]}, ...) were measured on base "
-                             f"{was}, but this machine builds base {current} from the same settings (a tiny base is "
+                             f"{recorded[other[0]]}, but this machine builds base {current} from the same settings (a tiny base is "
                              "bit-identical only on one CPU type); resume where that base is built, or measure into a "
                              "new folder")
 
