@@ -27,6 +27,13 @@ PRE-REGISTERED (fixed before any run; benchmarks/results/scarce_target_preregist
 
     .venv/bin/python benchmarks/scarce_target.py --stage run --targets Counting,Jigsaw --n 50
     .venv/bin/python benchmarks/scarce_target.py --stage report
+    .venv/bin/python benchmarks/scarce_target.py --stage combine \
+        --parts 50=benchmarks/results/scarce_target_base3797309a,200=benchmarks/results/scarce_target_base4d531110
+
+Each ``--stage report`` record holds the runs of one tiny base (the base is bit-identical only on
+one CPU type); ``combine`` takes each n from the record named for it (pre-registration amendment 1)
+and writes the endpoint file, benchmarks/results/scarce_target.json, with the Holm correction over
+the four primary tests and the goals; the record's other n go in as other-base runs, in no test.
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ def run_stage(args, targets, sizes) -> None:
     from pgfselect.recipes.schema import recipe_from_dict
 
     ensure_base(args, targets[0], sizes[0])
+    record_folder(args)
     recorded = committed(args)
     for target in targets:
         for n in sizes:
@@ -143,6 +151,15 @@ def base_fingerprint(args) -> str | None:
 
     found = sorted((args.work / "cache" / "bases").glob("*/model.safetensors"))
     return weights_fingerprint(found[0].parent) if len(found) == 1 else None
+
+
+def record_folder(args) -> Path:
+    """Where this base's record lies: --results, or benchmarks/results/scarce_target_base<8 hex digits>
+    (one folder per base, so that a machine of another CPU type starts its own record)."""
+    if args.results is None:
+        fp = base_fingerprint(args)
+        args.results = ROOT / "benchmarks" / "results" / f"scarce_target_base{(fp or 'unknown')[:8]}"
+    return args.results
 
 
 def committed(args) -> dict:
@@ -343,6 +360,7 @@ def markdown(out: dict) -> str:
 
 def report_stage(args, targets, sizes) -> dict:
     ensure_base(args, targets[0], sizes[0])  # so that committed results of this base are kept
+    record_folder(args)
     data = collect(args, targets, sizes)
     out = summarise(data, args.seeds, sizes)
     out["budget"] = args.budget
@@ -364,13 +382,117 @@ def report_stage(args, targets, sizes) -> dict:
     return out
 
 
+GOALS = {  # the issue's, pre-registered: (test, n, at least or at most, of the 13 targets)
+    "pgf_beats_direct_n50": ("pgf_vs_direct", "50", ">=", 10),
+    "pgf_beats_direct_n200": ("pgf_vs_direct", "200", ">=", 8),
+    "pgf_beats_random_n50": ("pgf_vs_random", "50", ">=", 10),
+    "control_shuffled_beats_random_n50": ("shuffled_vs_random", "50", "<=", 8),
+    "control_shuffled_beats_random_n200": ("shuffled_vs_random", "200", "<=", 8),
+}
+
+
+def combine(parts: dict[str, dict], names: dict[str, str], targets: list[str]) -> dict:
+    """The endpoint record from one report record per n (``parts``: n -> that record's JSON;
+    ``names``: n -> where it lies). Each n's arms and tests are taken as they are; Holm runs over
+    the primary tests of all of them; the goals are counted over complete targets. ``final`` says
+    whether every n has all ``targets`` complete (only then are the goals and Holm p the endpoints)."""
+    from pgfselect.stats import holm
+
+    first = next(iter(parts.values()))
+    out = {"budget": first["budget"], "seeds": first["seeds"], "target_examples": sorted(map(int, parts)),
+           "evaluation": first["evaluation"], "parts": {}, "targets": {}, "tests": {}, "complete_targets": {},
+           "other_base_runs": {}}
+    for n, rec in sorted(parts.items(), key=lambda kv: int(kv[0])):
+        for key in ("budget", "seeds", "evaluation"):
+            if rec[key] != first[key]:
+                raise ValueError(f"{names[n]}: {key} {rec[key]!r} differs from {first[key]!r}: not one study")
+        out["parts"][n] = {"results": names[n], "base": rec["base"], "matrix": rec["matrix"]}
+        for target, by_n in rec["targets"].items():
+            if n in by_n:
+                out["targets"].setdefault(target, {})[n] = by_n[n]
+        out["complete_targets"][n] = rec["complete_targets"].get(n, [])
+        if n in rec["tests"]:
+            out["tests"][n] = rec["tests"][n]
+        for other in sorted(set(map(str, rec["target_examples"])) - {n}):
+            if other in rec["tests"]:  # e.g. the first base's partial n = 200: reported, never tested
+                out["other_base_runs"][other] = {
+                    "results": names[n], "base": rec["base"], "complete_targets": rec["complete_targets"].get(other, []),
+                    "tests": rec["tests"][other],
+                    "targets": {tg: by_n[other] for tg, by_n in rec["targets"].items() if other in by_n}}
+    p = {f"{k}_n{n}": out["tests"][n][t]["p_noninferiority" if k == "b" else "p_bootstrap"]
+         for n in out["tests"] for k, t in (("a", "pgf_vs_direct"), ("b", "pgf_vs_best_single"))}
+    adjusted = holm(p) if p else {}
+    out["primary_holm"] = {k: {"p": p[k], "p_holm": adjusted[k]} for k in sorted(p)}
+    out["final"] = all(sorted(out["complete_targets"].get(str(n), [])) == sorted(targets)
+                       for n in out["target_examples"])
+    out["goals"] = {}
+    for name, (test, n, op, bound) in GOALS.items():
+        t = out["tests"].get(n)
+        if t is None:
+            continue
+        wins = t[test]["sign_test"]["wins"]
+        out["goals"][name] = {"wins": wins, "of": t["targets"], "goal": f"{op} {bound}",
+                              "met": wins >= bound if op == ">=" else wins <= bound}
+    return out
+
+
+def combine_markdown(out: dict) -> str:
+    lines = ["Each n comes from one tiny base (pre-registration amendment 1): "
+             + "; ".join(f"n = {n}: `{p['results']}`, base {p['base']}, matrix `{p['matrix']}`"
+                         for n, p in out["parts"].items()) + ".",
+             "" if out["final"] else "**Not final: some targets are not complete; the goals and Holm p below are "
+                                     "interim.**", ""]
+    lines.append(markdown(out).rstrip("\n"))
+    lines += ["", "Goals (pre-registered; wins over complete targets):"]
+    lines += [f"- {name}: {g['wins']} of {g['of']} (goal {g['goal']}): {'met' if g['met'] else 'missed'}"
+              for name, g in out["goals"].items()]
+    for n, o in out["other_base_runs"].items():
+        t = o["tests"]
+        lines += ["", f"Other-base runs, in no test: n = {n} on base {o['base']} (`{o['results']}`), "
+                      f"{len(o['complete_targets'])} complete targets: pgf+target − direct "
+                      f"{t['pgf_vs_direct']['mean_difference']:+.3f}, wins {t['pgf_vs_direct']['sign_test']['wins']} "
+                      f"of {t['targets']}."]
+    return "\n".join(lines) + "\n"
+
+
+def combine_stage(args, targets) -> dict:
+    parts, names = {}, {}
+    for spec in filter(None, (args.parts or "").split(",")):
+        n, sep, folder = spec.partition("=")
+        path = Path(folder)
+        try:
+            if not sep or not n.isdigit():
+                raise ValueError
+            parts[n] = json.loads((path / "scarce_target.json").read_text())
+        except ValueError:
+            print(f"error: --parts entry {spec!r} is not N=DIR (e.g. 50=benchmarks/results/scarce_target_base3797309a)",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        except OSError as e:
+            print(f"error: --parts {spec!r}: cannot read {path / 'scarce_target.json'} ({e.strerror})", file=sys.stderr)
+            raise SystemExit(2)
+        names[n] = str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+    if not parts:
+        print("error: --stage combine needs --parts N=DIR,... (one report record per n)", file=sys.stderr)
+        raise SystemExit(2)
+    out = combine(parts, names, targets)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "scarce_target.json").write_text(json.dumps(out, indent=1))
+    (args.results / "scarce_target.md").write_text(combine_markdown(out))
+    print(json.dumps({"final": out["final"], "primary_holm": out["primary_holm"], "goals": out["goals"]}, indent=1))
+    return out
+
+
 def main():
     from pgfselect.names import BLINK_TASKS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=["run", "report", "all"], default="all")
+    ap.add_argument("--stage", choices=["run", "report", "all", "combine"], default="all")
+    ap.add_argument("--parts", help="combine: N=DIR,... the report record each n is taken from")
     ap.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "scarce")
-    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--results", type=Path, help="run/report: the base's record folder (default "
+                    "benchmarks/results/scarce_target_base<fingerprint>); combine: where the endpoint file goes "
+                    "(default benchmarks/results)")
     ap.add_argument("--matrix", type=Path, default=ROOT / "benchmarks" / "results" / "selection_synthetic_matrix.csv")
     ap.add_argument("--measure-config", default=str(ROOT / "recipes" / "measure-synthetic.yaml"))
     ap.add_argument("--targets", default="all")
@@ -388,6 +510,9 @@ def main():
         run_stage(args, targets, sizes)
     if args.stage in ("report", "all"):
         report_stage(args, targets, sizes)
+    if args.stage == "combine":
+        args.results = args.results or ROOT / "benchmarks" / "results"
+        combine_stage(args, targets)
     print(f"wall time: {time.perf_counter() - start:.0f} s")
 
 

@@ -1,0 +1,94 @@
+"""benchmarks/scarce_target.py (issue 16): the combine stage, which takes each n from the record of
+one tiny base (pre-registration amendment 1), on records made by the script's own summarise from
+hand-made per-item results."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ["A", "B", "C"]
+
+
+@pytest.fixture(scope="module")
+def st():
+    spec = importlib.util.spec_from_file_location("scarce_target", ROOT / "benchmarks" / "scarce_target.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def record(st, sizes, accuracy, base, complete=TARGETS):
+    """A report record whose arms score ``accuracy[arm]`` (+ a per-target offset) on 40 items."""
+    rng = np.random.default_rng(0)
+    data = {}
+    for k, target in enumerate(TARGETS):
+        for n in map(str, sizes):
+            arms = {"zero_shot": {"accuracy": 0.25}}
+            for arm in st.ARMS:
+                if target not in complete and arm == "direct":
+                    continue
+                p = accuracy[n][arm] + 0.02 * k
+                runs = {}
+                for seed in (0, 1, 2):
+                    bits = (rng.random(40) < p).astype(int)
+                    runs[seed] = {"accuracy": float(bits.mean()), "items": {f"{i:05d}": int(b) for i, b in enumerate(bits)},
+                                  "allocation": {f"s:{target}": int(n), "s:X": 100 - int(n)}}
+                arms[arm] = runs
+            data.setdefault(target, {})[n] = arms
+    out = st.summarise(data, [0, 1, 2], sizes)
+    out.update(budget=100, matrix=f"m-{base}.csv", evaluation={"split": "test", "n_items": 40}, base=base)
+    return json.loads(json.dumps(out))  # as read back from disk: string keys
+
+
+ARMS_50 = {"direct": 0.5, "pgf+target": 0.7, "best_single+target": 0.7, "random+target": 0.4, "shuffled+target": 0.35}
+ARMS_200 = {"direct": 0.9, "pgf+target": 0.6, "best_single+target": 0.6, "random+target": 0.5, "shuffled+target": 0.45}
+
+
+def test_combine_takes_each_n_from_its_base_and_holm_corrects_the_four_primary_tests(st):
+    old = record(st, [50, 200], {"50": ARMS_50, "200": ARMS_200}, "old", )
+    new = record(st, [200], {"200": ARMS_200}, "new")
+    out = st.combine({"50": old, "200": new}, {"50": "r/old", "200": "r/new"}, TARGETS)
+    assert out["final"] and out["target_examples"] == [50, 200]
+    assert out["parts"]["50"]["base"] == "old" and out["parts"]["200"]["base"] == "new"
+    assert out["targets"]["A"]["50"] == old["targets"]["A"]["50"]
+    assert out["targets"]["A"]["200"] == new["targets"]["A"]["200"]  # not the old base's n = 200
+    assert out["other_base_runs"]["200"]["base"] == "old"  # reported beside, in no test
+    p = {k: v["p"] for k, v in out["primary_holm"].items()}
+    assert set(p) == {"a_n50", "b_n50", "a_n200", "b_n200"}
+    assert p["a_n200"] == new["tests"]["200"]["pgf_vs_direct"]["p_bootstrap"]
+    assert all(out["primary_holm"][k]["p_holm"] >= p[k] for k in p)
+    assert max(v["p_holm"] for v in out["primary_holm"].values()) <= 1
+    g = out["goals"]
+    assert g["pgf_beats_direct_n50"]["wins"] == 3 and not g["pgf_beats_direct_n50"]["met"]  # 3 of 3 < 10
+    assert g["pgf_beats_direct_n200"]["wins"] == 0
+    assert g["control_shuffled_beats_random_n50"]["met"]
+    text = st.combine_markdown(out)
+    assert "base new" in text and "Other-base runs" in text and "Not final" not in text
+
+
+def test_combine_is_not_final_while_a_target_is_missing_and_refuses_two_studies(st):
+    old = record(st, [50], {"50": ARMS_50}, "old")
+    new = record(st, [200], {"200": ARMS_200}, "new", complete=["A", "B"])
+    out = st.combine({"50": old, "200": new}, {"50": "r/old", "200": "r/new"}, TARGETS)
+    assert not out["final"] and out["complete_targets"]["200"] == ["A", "B"]
+    assert "Not final" in st.combine_markdown(out)
+    other = dict(new, budget=999)
+    with pytest.raises(ValueError, match="budget"):
+        st.combine({"50": old, "200": other}, {"50": "r/old", "200": "r/new"}, TARGETS)
+
+
+def test_combine_stage_rejects_a_bad_parts_entry_with_one_line(st, tmp_path, capsys):
+    class Args:
+        parts, results = "fifty=somewhere", tmp_path
+    with pytest.raises(SystemExit) as e:
+        st.combine_stage(Args, TARGETS)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "fifty=somewhere" in err
+    assert not (tmp_path / "scarce_target.json").exists()
