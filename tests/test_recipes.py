@@ -266,7 +266,12 @@ def test_train_compare_end_to_end_and_determinism(tmp_path, matrix_csv, capsys, 
     cfg = json.loads(cfg_path.read_text())
     cfg_path.write_text(json.dumps(dict(cfg, base_fingerprint="0123456789abcdef")))
     shutil.rmtree(other / "runs/direct/seed_1")  # one run left to train
-    with pytest.raises(SystemExit) as exc:
+
+    def no_model(*a, **k):
+        raise AssertionError("the model was loaded before the base check refused")
+
+    with monkeypatch.context() as mp, pytest.raises(SystemExit) as exc:
+        mp.setattr("pgfselect.recipes.runner.ModelSession", no_model)  # refused before any loading
         main(["train", str(p), "--out", str(other), "--quiet"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()

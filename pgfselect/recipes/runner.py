@@ -117,7 +117,6 @@ class RecipeRunner:
         with Progress("train", "runs", self.progress, len(selected), len(selected) - len(todo)) as progress:
             if todo:
                 session, eval_items = self._session(res, progress.log)
-                self._check_base(res, progress.log)
                 for run in todo:
                     progress.describe("now: " + (f"{run.strategy} seed {run.seed}" if run.seed is not None else run.strategy))
                     twin = self._twin(run, res)
@@ -140,6 +139,7 @@ class RecipeRunner:
         # settings give the same cached base the matrix was measured on.
         base = prepare_base(r.model, [r.task(t) for t in res.warmup_tasks], cache, log=log)
         self.base_fingerprint_ = base_fingerprint(r.model, base)
+        self._check_base(res, log)  # before loading the model: a refusal costs nothing more
         ev = r.evaluation
         session = ModelSession(r.model, base, ev.engine_config())
         eval_items = {t: r.task(t).items(ev.split, n=ev.n_items, seed=ev.seed) for t in res.eval_tasks}
