@@ -153,6 +153,12 @@ def base_fingerprint(args) -> str | None:
     return weights_fingerprint(found[0].parent) if len(found) == 1 else None
 
 
+def shown(path: Path) -> str:
+    """A path as records name it: relative to the repository when inside it."""
+    full = path.resolve()
+    return str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(path)
+
+
 def record_folder(args) -> Path:
     """Where this base's record lies: --results, or benchmarks/results/scarce_target_base<8 hex digits>
     (one folder per base, so that a machine of another CPU type starts its own record)."""
@@ -364,7 +370,7 @@ def report_stage(args, targets, sizes) -> dict:
     data = collect(args, targets, sizes)
     out = summarise(data, args.seeds, sizes)
     out["budget"] = args.budget
-    out["matrix"] = str(args.matrix.resolve().relative_to(ROOT)) if args.matrix.resolve().is_relative_to(ROOT) else str(args.matrix)
+    out["matrix"] = shown(args.matrix)
     out["evaluation"] = {"split": "test", "n_items": args.eval_items}
     out["base"] = base_fingerprint(args)  # the tiny base every run trained from (sha256 of its weights)
     items = {tg: {n: {arm: {str(s): "".join(str(v) for _, v in sorted(runs[s]["items"].items())) for s in runs}
@@ -419,8 +425,8 @@ def combine(parts: dict[str, dict], names: dict[str, str], targets: list[str]) -
                     "results": names[n], "base": rec["base"], "complete_targets": rec["complete_targets"].get(other, []),
                     "tests": rec["tests"][other],
                     "targets": {tg: by_n[other] for tg, by_n in rec["targets"].items() if other in by_n}}
-    p = {f"{k}_n{n}": out["tests"][n][t]["p_noninferiority" if k == "b" else "p_bootstrap"]
-         for n in out["tests"] for k, t in (("a", "pgf_vs_direct"), ("b", "pgf_vs_best_single"))}
+    # each record's raw primary p (summarise names them a_n<n>, b_n<n>), of the n taken from it
+    p = {k: v["p"] for n, rec in parts.items() for k, v in rec["primary_holm"].items() if k.endswith(f"_n{n}")}
     adjusted = holm(p) if p else {}
     out["primary_holm"] = {k: {"p": p[k], "p_holm": adjusted[k]} for k in sorted(p)}
     out["final"] = all(sorted(out["complete_targets"].get(str(n), [])) == sorted(targets)
@@ -460,18 +466,17 @@ def combine_stage(args, targets) -> dict:
     for spec in filter(None, (args.parts or "").split(",")):
         n, sep, folder = spec.partition("=")
         path = Path(folder)
-        try:
-            if not sep or not n.isdigit():
-                raise ValueError
-            parts[n] = json.loads((path / "scarce_target.json").read_text())
-        except ValueError:
+        if not sep or not n.isdigit():
             print(f"error: --parts entry {spec!r} is not N=DIR (e.g. 50=benchmarks/results/scarce_target_base3797309a)",
                   file=sys.stderr)
             raise SystemExit(2)
-        except OSError as e:
-            print(f"error: --parts {spec!r}: cannot read {path / 'scarce_target.json'} ({e.strerror})", file=sys.stderr)
+        try:
+            parts[n] = json.loads((path / "scarce_target.json").read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            print(f"error: --parts {spec!r}: cannot read {path / 'scarce_target.json'} "
+                  f"({getattr(e, 'strerror', None) or e})", file=sys.stderr)
             raise SystemExit(2)
-        names[n] = str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+        names[n] = shown(path)
     if not parts:
         print("error: --stage combine needs --parts N=DIR,... (one report record per n)", file=sys.stderr)
         raise SystemExit(2)

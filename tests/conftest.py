@@ -44,3 +44,17 @@ def real_qwen(qwen_files, tmp_path_factory) -> Path:
     config = json.loads((qwen_files / "tiny-model-config.json").read_text())
     return build_random_checkpoint(qwen_files, config, tmp_path_factory.mktemp("real-qwen") / "ckpt",
                                    preprocessor="preprocessor_config.legacy.json")
+
+
+@pytest.fixture(scope="session")
+def benchmark_module():
+    """Loads a script of benchmarks/ (not a package) as a module: ``benchmark_module("scarce_target")``."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

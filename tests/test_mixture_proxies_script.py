@@ -8,7 +8,6 @@ is lost, which must train nothing: everything is in the committed record.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import shutil
@@ -17,15 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def mp():
-    spec = importlib.util.spec_from_file_location("mixture_proxies", ROOT / "benchmarks" / "mixture_proxies.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def mp(benchmark_module):
+    return benchmark_module("mixture_proxies")
 
 
 # ------------------------------------------------------------------ pure pieces

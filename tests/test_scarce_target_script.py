@@ -4,23 +4,17 @@ hand-made per-item results."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ["A", "B", "C"]
 
 
 @pytest.fixture(scope="module")
-def st():
-    spec = importlib.util.spec_from_file_location("scarce_target", ROOT / "benchmarks" / "scarce_target.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def st(benchmark_module):
+    return benchmark_module("scarce_target")
 
 
 def record(st, sizes, accuracy, base, complete=TARGETS):
