@@ -102,8 +102,9 @@ def run_stage(args, targets, sizes) -> None:
             doc = study_recipe(target, n, args.matrix, args, ["random", "direct", "zero_shot"])
             jobs = [("main", doc, {"pgf+target": "pgf", "random+target": "random", "direct": "direct",
                                    "zero_shot": "zero_shot"})]
-            if "best_single+target" in have or not same_as_pgf(doc, args):
-                # (where best_single plans the pgf mixture, a run would only re-measure sampling noise)
+            if not same_as_pgf(doc, args):
+                # Where best_single plans the pgf mixture its arm is pgf's runs (pre-registered), even
+                # when the record already lists it: a partial pgf arm is recorded as best_single too.
                 jobs.append(("best_single", dict(study_recipe(target, n, args.matrix, args, []), mixture="best_single"),
                              {"best_single+target": "best_single"}))
             sh = shuffled_matrix(args.matrix, target, args.work / "shuffled" / f"{target}.csv")
@@ -247,9 +248,10 @@ def collect(args, targets, sizes) -> dict:
                 # The planner said no source helps: its answer is the n target examples alone.
                 if any("skipped" in w for w in json.loads((folder / "main" / "summary.json").read_text())["warnings"]):
                     arms["pgf+target"] = arms["direct"]
-            if "best_single+target" not in arms and "pgf+target" in arms and same_as_pgf(
-                    study_recipe(target, n, args.matrix, args, []), args):
-                arms["best_single+target"] = arms["pgf+target"]  # the same mixture: one arm
+            if "pgf+target" in arms and same_as_pgf(study_recipe(target, n, args.matrix, args, []), args):
+                # The same mixture: one arm (pre-registered). Overrides best_single runs of their own,
+                # which a resume trained (before the rule above) for seeds a partial record lacked.
+                arms["best_single+target"] = arms["pgf+target"]
             zs = sorted((folder / "main").glob("runs/zero_shot/base/metrics.json"))
             if zs:
                 arms["zero_shot"] = {"accuracy": json.loads(zs[0].read_text())["accuracy"]}

@@ -5,6 +5,7 @@ hand-made per-item results."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +87,47 @@ def test_combine_stage_rejects_a_bad_parts_entry_with_one_line(st, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "fifty=somewhere" in err
     assert not (tmp_path / "scarce_target.json").exists()
+
+
+def _seed_runs(accuracies):
+    return {seed: {"accuracy": a, "items": {"00000": 1}, "allocation": {"s:A": 50, "s:X": 50}}
+            for seed, a in accuracies.items()}
+
+
+def test_where_best_single_plans_pgfs_mixture_its_arm_is_pgfs_runs_even_after_a_partial_record(st, monkeypatch, tmp_path):
+    """Pre-registered: where best_single plans the pgf mixture the two arms are one set of runs. A
+    record written while only pgf's seed 0 was done lists best_single with that seed; resuming must
+    not train best_single's other seeds on their own (other source samples of the same mixture),
+    and collecting must not mix such runs, seed by seed, into the arm."""
+    import pgfselect.recipes.runner as runner
+
+    partial = {"A": {"50": {"pgf+target": _seed_runs({0: 0.7}), "best_single+target": _seed_runs({0: 0.7})}}}
+    trained = []
+
+    class Runner:
+        def __init__(self, loaded, folder, **kw):
+            trained.append((Path(folder).name, tuple(kw["only"])))
+
+        def run(self):
+            return {}
+
+    for name, fn in {"ensure_base": lambda *a: None, "record_folder": lambda a: a.results,
+                     "committed": lambda a: partial, "same_as_pgf": lambda doc, a: True,
+                     "shuffled_matrix": lambda m, t, out: m, "study_recipe": lambda *a: {"seeds": [0, 1, 2]}}.items():
+        monkeypatch.setattr(st, name, fn)
+    monkeypatch.setattr(runner, "RecipeRunner", Runner)
+    import pgfselect.recipes.schema as schema
+    monkeypatch.setattr(schema, "recipe_from_dict", lambda doc, **kw: doc)
+
+    class Args:
+        work, results, matrix, seeds, quiet = tmp_path, tmp_path, tmp_path / "m.csv", [0, 1, 2], True
+    st.run_stage(Args, ["A"], [50])
+    assert [sub for sub, _ in trained] == ["main", "shuffled"]  # no best_single folder
+
+    # a folder where an earlier resume did train best_single's seeds 1 and 2 on their own
+    own = {"pgf": _seed_runs({0: 0.7, 1: 0.6, 2: 0.5}), "best_single": _seed_runs({1: 0.9, 2: 0.9})}
+    monkeypatch.setattr(st, "_runs", lambda folder, strategy: own.get(strategy, {}) if folder.name in ("main", "best_single") and
+                        (strategy == "best_single") == (folder.name == "best_single") else {})
+    arms = st.collect(Args, ["A"], [50])["A"]["50"]
+    assert arms["best_single+target"] == arms["pgf+target"]
+    assert {s: r["accuracy"] for s, r in arms["best_single+target"].items()} == {0: 0.7, 1: 0.6, 2: 0.5}
