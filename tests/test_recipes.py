@@ -18,7 +18,7 @@ from pgfselect.recipes import load_recipe, recipe_from_dict
 from pgfselect.recipes.resolve import resolve, sampling_seed
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ["verify-tiny.yaml", "demo-scarce-object-localization.yaml", "counting-2k.yaml", "jigsaw-2k.yaml", "object-localization-2k.yaml"]
+SHIPPED = ["verify-tiny.yaml", "demo-scarce-functional-correspondence.yaml", "counting-2k.yaml", "jigsaw-2k.yaml", "object-localization-2k.yaml"]
 TASKS = ["synthetic:Counting", "synthetic:Spatial_Relation", "synthetic:Object_Localization"]
 
 
@@ -313,7 +313,7 @@ def test_demo_recipe_trains_from_the_matrix_base_and_withholds_the_target(capsys
     """The demo's recipe (run by scripts/demo.sh): scarce-target mode on the shipped measured
     synthetic matrix, with the model, warm-up, task options and training settings that matrix was
     measured with (so its runs train from the matrix's base), scored on the test split."""
-    recipe = ROOT / "recipes" / "demo-scarce-object-localization.yaml"
+    recipe = ROOT / "recipes" / "demo-scarce-functional-correspondence.yaml"
     assert str(recipe.relative_to(ROOT)) in (ROOT / "scripts" / "demo.sh").read_text()
     doc = yaml.safe_load(recipe.read_text())
     measure_doc = yaml.safe_load((ROOT / "recipes" / "measure-synthetic.yaml").read_text())
@@ -322,7 +322,7 @@ def test_demo_recipe_trains_from_the_matrix_base_and_withholds_the_target(capsys
     for key in ("method", "train_vision", "learning_rate", "batch_size", "lr_scheduler"):
         assert doc["training"][key] == measure_doc["training"][key], key
     assert doc["target"] in measure_doc["tasks"]
-    assert (recipe.parent / doc["matrix"]).resolve() == ROOT / "benchmarks" / "results" / "selection_synthetic_matrix.csv"
+    assert (recipe.parent / doc["matrix"]).resolve() == ROOT / "benchmarks" / "results" / "selection_synthetic_matrix_base4d531110.csv"
     assert 0 < doc["scarce_target"] < doc["budget"]  # the scarce-target story: a few target examples
     assert doc["evaluation"]["split"] == "test" and measure_doc["evaluation"]["split"] == "val"
     main(["train", str(recipe), "--validate", "--format", "json"])
