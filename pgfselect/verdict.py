@@ -30,7 +30,11 @@ def read_comparison(rows: list[dict], runs: list[RunRecord]) -> list[str]:
     name, acc = mix["strategy"], {k: v for k, v in mix["accuracies"].items()}
     out = []
     mixtures = _mixtures([r for r in runs if str(r.folder) == mix["folder"]])
+    plain = {s.split(":")[-1]: m for s, m in mixtures.items()}
+    base = plain.get(name.split(":")[-1])
     for other in rows[1:]:
+        if base and plain.get(other["strategy"].split(":")[-1]) == base and other["accuracies"] == acc:
+            continue  # the same runs: said once below, not as a zero-width "not separable"
         if other["strategy"].endswith("zero_shot"):
             gain = mix["gain_vs_zero_shot"]
             if gain is not None and mix["ci_low"] is not None:
@@ -49,8 +53,6 @@ def read_comparison(rows: list[dict], runs: list[RunRecord]) -> list[str]:
         else:
             verdict = f"not separable from {other['strategy']} with {n} seeds"
         out.append(f"{name} is {verdict}: {d['mean_diff']:+.1%} [{d['ci_low']:+.1%}, {d['ci_high']:+.1%}] (paired)")
-    plain = {s.split(":")[-1]: m for s, m in mixtures.items()}
-    base = plain.get(name.split(":")[-1])
     for s, m in plain.items():
         if base and s != name.split(":")[-1] and m == base:
             out.append(f"{name} chose the same mixture as {s} ({_describe(next(iter(base.values())))})")

@@ -222,6 +222,19 @@ def test_only_unknown_strategy(tmp_path, matrix_csv, capsys):
     check_fails(["train", str(p), "--out", str(tmp_path / "R"), "--only", "uniform"], capsys, "not a strategy of this recipe")
 
 
+def test_only_takes_one_seed_of_a_strategy_so_two_processes_can_split_a_recipe(tmp_path, matrix_csv, capsys):
+    p = write_recipe(tmp_path, tiny_recipe(matrix_csv, baselines=["direct", "zero_shot"]))
+    main(["train", str(p), "--validate", "--only", "pgf", "--only", "direct:1", "--only", "zero_shot", "--format", "json"])
+    runs = {(r["strategy"], r["seed"]) for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert runs == {("pgf", 0), ("pgf", 1), ("direct", 1), ("zero_shot", None)}
+    main(["train", str(p), "--validate", "--only", "direct:0", "--only", "direct", "--format", "json"])
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 2  # the whole strategy wins over one seed
+    for bad, said in (("direct:7", "'7' is not a seed of direct"), ("direct:x", "'x' is not a seed"),
+                      ("zero_shot:0", "no seed (it has none)")):
+        check_fails(["train", str(p), "--out", str(tmp_path / "R"), "--only", bad], capsys, said)
+    assert not (tmp_path / "R").exists()
+
+
 # ------------------------------------------------------------------ a real tiny run
 @pytest.mark.slow
 def test_train_compare_end_to_end_and_determinism(tmp_path, matrix_csv, capsys, monkeypatch):

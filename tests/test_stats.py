@@ -62,3 +62,22 @@ def test_compare_reading_states_separability_and_same_mixtures(tmp_path):
     assert "pgf is not separable from random with 3 seeds" in text
     assert "pgf is above zero-shot" in text
     assert "pgf chose the same mixture as best_single (T 50, A 950)" in text
+
+
+def test_compare_reading_says_the_same_runs_once_not_as_a_zero_width_interval(tmp_path):
+    """Where best_single planned pgf's mixture its runs are pgf's (reused): one sentence saying so,
+    not "not separable with 3 seeds: +0.0% [+0.0%, +0.0%]"."""
+    from pgfselect.compare import compare, load_runs
+    from pgfselect.verdict import read_comparison
+
+    folder = tmp_path / "R"
+    mix = {"synthetic:T": 50, "synthetic:A": 950}
+    for seed, (p, d) in enumerate([(0.70, 0.50), (0.72, 0.52), (0.69, 0.49)]):
+        _run(folder, "pgf", seed, p, mix)
+        _run(folder, "best_single", seed, p, mix)
+        _run(folder, "direct", seed, d, {"synthetic:T": 50})
+    runs = load_runs([folder])
+    text = "\n".join(read_comparison(compare(runs), runs))
+    assert "best_single with" not in text and "+0.0% [+0.0%, +0.0%]" not in text
+    assert "pgf chose the same mixture as best_single (T 50, A 950)" in text
+    assert "pgf is better than direct" in text

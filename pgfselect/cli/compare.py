@@ -86,7 +86,7 @@ def _print_table(rows: list[dict], level: float, written, reading=()) -> None:
             else f"{r['gain_vs_zero_shot']:+.1%}"
         pgf = ""
         if r["observed_pgf"] is not None and not r["strategy"].endswith("zero_shot"):
-            pred = "?" if r["predicted_pgf"] is None else f"{r['predicted_pgf']:+.3f}"
+            pred = "—" if r["predicted_pgf"] is None else f"{r['predicted_pgf']:+.3f}"
             pgf = f"{pred} → {r['observed_pgf']['mean']:+.3f}"
         table.add_row(r["strategy"], str(r["n_seeds"]), _pct(r["mean"]), ci, gain, _diff(r["vs_direct"]),
                       _diff(r["vs_random"]), pgf)

@@ -17,7 +17,9 @@ from .common import console, echo_json, format_option, quiet_option
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False),
               help="Output folder: recipe.yaml, runs/STRATEGY/seed_K/{item_ids.jsonl, metrics.json, ...}.")
 @click.option("--validate", is_flag=True, help="Check the recipe and show every run's mixture; train nothing.")
-@click.option("--only", multiple=True, metavar="STRATEGY", help="Run only these strategies (repeatable).")
+@click.option("--only", multiple=True, metavar="STRATEGY[:SEED]",
+              help="Run only these strategies, or one seed of one as STRATEGY:SEED (repeatable; e.g. to split "
+                   "a recipe over processes).")
 @click.option("--force", is_flag=True, help="Recompute into a folder made by a different recipe.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where built tiny bases are cached (default: $PGFSELECT_CACHE_DIR, else the output folder).")
@@ -36,6 +38,7 @@ def train(recipe, out_dir, validate, only, force, cache_dir, fmt, quiet):
       pgfselect train recipes/verify-tiny.yaml --validate
       pgfselect train recipes/verify-tiny.yaml --out runs/verify
       pgfselect compare runs/verify
+      pgfselect train recipes/verify-tiny.yaml --out runs/verify --only pgf --only direct:0
     """
     if out_dir:
         check_output(out_dir, "--out", kind="folder", inputs={"RECIPE": recipe},

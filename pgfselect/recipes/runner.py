@@ -249,20 +249,34 @@ class RecipeRunner:
 
 # ------------------------------------------------------------------ pieces (also used by tests)
 def select_runs(runs: list[RunSpec], only) -> list[RunSpec]:
-    """The runs of the strategies named in ``only`` (all when empty); an unknown or absent
-    strategy is an error naming the recipe's strategies."""
+    """The runs named in ``only`` (all when empty): each entry a strategy (all its seeds) or
+    ``STRATEGY:SEED`` (one run; two processes can then split a recipe evenly). An unknown or absent
+    strategy or seed is an error naming what the recipe has."""
     if not only:
         return list(runs)
-
-    try:
-        wanted = {canonical_strategy(s) for s in only}
-    except ValueError as exc:
-        raise PGFSelectError(f"only: {exc}") from None
-    missing = wanted - {r.strategy for r in runs}
+    wanted: dict[str, set | None] = {}  # strategy -> seeds (None: all of them)
+    for entry in only:
+        name, colon, seed = str(entry).rpartition(":") if ":" in str(entry) else (str(entry), "", "")
+        try:
+            strategy = canonical_strategy(name)
+        except ValueError as exc:
+            raise PGFSelectError(f"only: {exc}") from None
+        if not colon:
+            wanted[strategy] = None
+            continue
+        seeds = sorted({r.seed for r in runs if r.strategy == strategy and r.seed is not None})
+        if not seed.strip().lstrip("-").isdigit() or int(seed) not in seeds:
+            allowed = f"one of its seeds ({', '.join(map(str, seeds))})" if seeds else "no seed (it has none)"
+            raise PGFSelectError(f"only {entry}: {seed!r} is not a seed of {strategy} in this recipe; "
+                                 f"give {strategy} alone or {strategy}:SEED with {allowed}")
+        if wanted.get(strategy, set()) is not None:
+            wanted.setdefault(strategy, set()).add(int(seed))
+    missing = set(wanted) - {r.strategy for r in runs}
     if missing:
         raise PGFSelectError(f"only {', '.join(sorted(missing))}: not a strategy of this recipe "
                              f"({', '.join(dict.fromkeys(r.strategy for r in runs))})")
-    return [r for r in runs if r.strategy in wanted]
+    return [r for r in runs if r.strategy in wanted and (wanted[r.strategy] is None or r.seed in wanted[r.strategy])]
+
 
 def sample_items(loaded: LoadedRecipe, run: RunSpec) -> list[tuple[str, object]]:
     """(task id, item) pairs a run trains on: each source's first n train items under its
