@@ -33,6 +33,7 @@ def one_error_line(code, err):
     (PLAN + ["--format", "xml"], "'xml' is not one of 'table', 'json'"),
     (PLAN + ["-s", "top_k", "--k", "99"], "--k 99 is more than the 12 candidate sources"),
     (PLAN + ["-s", "random", "--k", "13"], "--k 13 is more than the 12 candidate sources"),
+    (PLAN + ["--k", "2"], "--k 2: strategy pgf does not use it; --k applies only to --strategy top_k and random"),
     (PLAN + ["--include", "Counting"], "Counting: target's own data (allow: --target-examples N)"),
     (PLAN + ["--exclude", "Jigsaw", "--include", "Jigsaw"], "source Jigsaw is both excluded and included"),
     (PLAN + ["--exclude", "Jigsaw", "--fix", "Jigsaw=10"], "source Jigsaw is both excluded and fixed"),

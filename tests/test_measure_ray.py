@@ -35,18 +35,18 @@ def test_make_executor_checks_its_arguments():
         make_executor("slurm")
 
 
-def job_for(doc, **extra):
+def job_for(doc, cache_dir, **extra):
     from pgfselect.measure.config import validate_config
 
     cfg = validate_config(doc)
     return {"config": cfg.model_dump(mode="json"), "config_hash": cfg.config_hash(), "source": None, "seed": None,
-            "base_path": None, "cache_dir": "/nonexistent", **extra}
+            "base_path": None, "cache_dir": str(cache_dir), **extra}
 
 
-def test_a_worker_that_resolves_another_hash_refuses_the_cell():
+def test_a_worker_that_resolves_another_hash_refuses_the_cell(tmp_path):
     from pgfselect.measure.engine import run_cell
 
-    rec = run_cell(job_for(CFG, config_hash="0123456789abcdef"))
+    rec = run_cell(job_for(CFG, tmp_path / "cache", config_hash="0123456789abcdef"))
     assert rec["status"] == "failed"
     assert "resolves the config to hash" in rec["error"] and "the driver to 0123456789abcdef" in rec["error"]
     assert "PGFSELECT_BLINK_DIR" in rec["error"]
@@ -56,9 +56,9 @@ def test_adapters_dir_must_be_the_drivers_shared_folder(tmp_path):
     from pgfselect.measure.engine import SHARED_MARK, run_cell
 
     (tmp_path / SHARED_MARK).write_text("driver-token")
-    rec = run_cell(job_for(CFG, adapters_root=str(tmp_path), shared_token="another-run"))
+    rec = run_cell(job_for(CFG, tmp_path / "cache", adapters_root=str(tmp_path), shared_token="another-run"))
     assert rec["status"] == "failed" and "is not the driver's folder (not shared storage)" in rec["error"]
-    rec = run_cell(job_for(CFG, adapters_root=str(tmp_path / "elsewhere"), shared_token="driver-token"))
+    rec = run_cell(job_for(CFG, tmp_path / "cache", adapters_root=str(tmp_path / "elsewhere"), shared_token="driver-token"))
     assert rec["status"] == "failed" and "not shared storage" in rec["error"]
 
 

@@ -153,10 +153,13 @@ def plan(target, budget, matrix_spec, strategy, objective, kappa, saturation, av
 
 
 def _check_k(ctx, k, result) -> None:
-    """An explicit --k above the candidates of top_k/random is refused (the planner would use
-    them all and say so in a note)."""
-    if result["strategy"] not in ("top_k", "random") or ctx.get_parameter_source("k") != ParameterSource.COMMANDLINE:
+    """An explicit --k is refused where the strategy ignores it, and above the candidates of
+    top_k/random (the planner would use them all and say so in a note)."""
+    if ctx.get_parameter_source("k") != ParameterSource.COMMANDLINE:
         return
+    if result["strategy"] not in ("top_k", "random"):
+        raise PGFSelectError(f"--k {k}: strategy {result['strategy']} does not use it; --k applies only to "
+                             "--strategy top_k and random")
 
     fixed = {normalize(str(f)) for f in result["options"]["fix"]}
     free = [s for s in result["pgf"] if normalize(s) not in fixed]
