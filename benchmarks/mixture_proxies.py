@@ -796,6 +796,8 @@ def plan_stage(args, targets: list[str]) -> None:
             raise PGFSelectError("no validation mix is trained and scored yet: run --stage mixes and score first, "
                                  "or name the proxy with --plan-proxy")
     print(f"planning on the {kind} proxy", flush=True)
+    if args.reuse_arms_from:
+        seed_record(args, targets, kind)
     recorded = committed(args)
     for target in targets:
         start = time.perf_counter()
@@ -829,6 +831,35 @@ def plan_stage(args, targets: list[str]) -> None:
         mix = ", ".join(f"{bare(s)} {n}" for s, n in plan["allocation"].items()) or plan["status"]
         print(f"{target}: proxy plan {mix} ({time.perf_counter() - start:.0f} s)", flush=True)
     save_records(args)
+
+
+def seed_record(args, targets: list[str], kind: str) -> None:
+    """A new record for a planned arm on another proxy that reuses another record's best_single and
+    zero-shot runs (the same base, test items, seeds and rule: the same runs) and its validation:
+    only the proxy plan's own runs are then trained. Written once, before any run; an existing
+    record at --results is resumed instead."""
+    from pgfselect.errors import PGFSelectError
+    from pgfselect.fileio import atomic_write
+
+    path = args.results / RECORDS
+    if path.is_file():
+        return
+    other = json.loads(Path(args.reuse_arms_from).read_text())
+    if other.get("format") != RECORDS_FORMAT or other.get("base") is None:
+        raise PGFSelectError(f"--reuse-arms-from {args.reuse_arms_from}: not a mixture_proxies record of a known base")
+    ensure_base(args)
+    if other["base"] != base_fingerprint(args):
+        raise PGFSelectError(f"--reuse-arms-from {args.reuse_arms_from}: trained from base {other['base']}, not the "
+                             f"cached {base_fingerprint(args)}: its runs are not comparable")
+    need_folder(args)
+    new = {**other, "planned": {}}
+    for target in targets:
+        arms = (other["planned"].get(target) or {}).get("arms", {})
+        new["planned"][target] = {"plan": _plan_summary(proxy_plan(args, target, kind)),
+                                  "arms": {a: arms[a] for a in ("best_single", "zero_shot") if a in arms}}
+    args.results.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(new, indent=None, separators=(",", ":")))
+    print(f"{path}: best_single and zero-shot runs reused from {args.reuse_arms_from}", flush=True)
 
 
 def _arm(runs: dict, seeds: list[int]) -> dict | None:
@@ -1126,6 +1157,9 @@ def parse_args(argv=None):
                          "512 for ensemble, 16 for merge)")
     ap.add_argument("--plan-proxy", choices=["auto", *PROXIES], default="auto",
                     help="the planned arm's proxy (auto: the better one on the validation mixes)")
+    ap.add_argument("--reuse-arms-from", default=None, metavar="RECORD",
+                    help="plan stage, into a new --results: take best_single's and zero-shot's runs (and the "
+                         "validation) from this record of the same base, so only the proxy plan's runs train")
     ap.add_argument("--smoke", action="store_true",
                     help="the whole pipeline on tiny:t64, 3 tasks, a few steps (a check of the script)")
     ap.add_argument("--quiet", action="store_true")

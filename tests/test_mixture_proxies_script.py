@@ -179,3 +179,33 @@ def test_smoke_pipeline_end_to_end_and_a_lost_work_folder(mp, tmp_path, capsys):
         for pred in ("blend", "ensemble", "merge", "regression"):
             assert again[section][pred]["mae"] == pytest.approx(out[section][pred]["mae"])
     assert again["planner"]["mean_accuracy"] == out["planner"]["mean_accuracy"]
+
+
+def test_a_planned_arm_on_another_proxy_reuses_best_single_and_zero_shot_of_the_same_base(mp, tmp_path, monkeypatch):
+    """--reuse-arms-from: the new record starts with the other record's best_single and zero-shot
+    runs and its validation, and the new proxy's plans; a record of another base is refused."""
+    from pgfselect.errors import PGFSelectError
+
+    runs = {"0": {"accuracy": 0.5, "items": "10"}}
+    other = {"format": mp.RECORDS_FORMAT, "version": 1, "base": "b1", "measure": {"m": 1}, "validation": {"T": {"x": 1}},
+             "scores": {}, "planned": {"T": {"plan": {"objective": "proxy:merge", "allocation": {"s:A": 10}},
+                                             "arms": {"proxy_plan": runs, "best_single": runs, "zero_shot": {"base": runs["0"]}}}}}
+    src = tmp_path / "other.json"
+    src.write_text(json.dumps(other))
+    for name, fn in {"ensure_base": lambda a: None, "base_fingerprint": lambda a: "b1", "need_folder": lambda a: None,
+                     "proxy_plan": lambda a, t, k: {"allocation": {"s:B": 10}, "objective": f"proxy:{k}"}}.items():
+        monkeypatch.setattr(mp, name, fn)
+
+    class Args:
+        results, reuse_arms_from = tmp_path / "new", str(src)
+    mp.seed_record(Args, ["T"], "ensemble")
+    new = json.loads((tmp_path / "new" / mp.RECORDS).read_text())
+    entry = new["planned"]["T"]
+    assert entry["plan"]["objective"] == "proxy:ensemble" and entry["plan"]["allocation"] == {"s:B": 10}
+    assert set(entry["arms"]) == {"best_single", "zero_shot"}  # the proxy plan's runs are its own
+    assert new["validation"] == other["validation"] and new["base"] == "b1"
+    monkeypatch.setattr(mp, "base_fingerprint", lambda a: "b2")
+    Args.results = tmp_path / "newer"
+    with pytest.raises(PGFSelectError, match="not the cached b2"):
+        mp.seed_record(Args, ["T"], "ensemble")
+    assert not (tmp_path / "newer").exists()
