@@ -796,8 +796,8 @@ def plan_stage(args, targets: list[str]) -> None:
             raise PGFSelectError("no validation mix is trained and scored yet: run --stage mixes and score first, "
                                  "or name the proxy with --plan-proxy")
     print(f"planning on the {kind} proxy", flush=True)
-    if args.reuse_arms_from:
-        seed_record(args, targets, kind)
+    if args.reuse_arms_from:  # every target at once, so that processes given other targets find theirs
+        seed_record(args, [bare(t) for t in measure_cfg(args).tasks], kind)
     recorded = committed(args)
     for target in targets:
         start = time.perf_counter()
