@@ -848,9 +848,10 @@ def seed_record(args, targets: list[str], kind: str) -> None:
     if other.get("format") != RECORDS_FORMAT or other.get("base") is None:
         raise PGFSelectError(f"--reuse-arms-from {args.reuse_arms_from}: not a mixture_proxies record of a known base")
     ensure_base(args)
-    if other["base"] != base_fingerprint(args):
+    fp = base_fingerprint(args)  # hashes the whole weights file: once
+    if other["base"] != fp:
         raise PGFSelectError(f"--reuse-arms-from {args.reuse_arms_from}: trained from base {other['base']}, not the "
-                             f"cached {base_fingerprint(args)}: its runs are not comparable")
+                             f"cached {fp}: its runs are not comparable")
     need_folder(args)
     new = {**other, "planned": {}}
     for target in targets:

@@ -256,7 +256,7 @@ def select_runs(runs: list[RunSpec], only) -> list[RunSpec]:
         return list(runs)
     wanted: dict[str, set | None] = {}  # strategy -> seeds (None: all of them)
     for entry in only:
-        name, colon, seed = str(entry).rpartition(":") if ":" in str(entry) else (str(entry), "", "")
+        name, colon, seed = str(entry).partition(":")
         try:
             strategy = canonical_strategy(name)
         except ValueError as exc:
